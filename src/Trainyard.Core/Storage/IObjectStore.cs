@@ -1,0 +1,35 @@
+namespace Trainyard.Storage;
+
+/// <summary>
+/// Where bytes live: the local directory (embedded default) or S3. Implementations list in key order,
+/// stream reads with bounded memory, and make every upload all-or-nothing: a reader never sees a
+/// partial object.
+/// </summary>
+public interface IObjectStore
+{
+    /// <summary>The name configuration selects this store by (<c>local</c>, <c>s3</c>).</summary>
+    string Name { get; }
+
+    /// <summary>Every object whose key starts with <paramref name="prefix"/>'s key, in key order.</summary>
+    IAsyncEnumerable<ObjectInfo> ListAsync(S3Location prefix, CancellationToken cancellationToken);
+
+    /// <summary>The object's metadata, or null when there is no such object.</summary>
+    Task<ObjectInfo?> HeadAsync(S3Location location, CancellationToken cancellationToken);
+
+    /// <summary>Opens the object for reading from <paramref name="offset"/> (a ranged read).</summary>
+    /// <exception cref="ObjectStoreException">The object does not exist or cannot be read.</exception>
+    Task<Stream> OpenReadAsync(S3Location location, long offset, long? length, CancellationToken cancellationToken);
+
+    /// <summary>Copies the object to a local file, as fast as the store allows.</summary>
+    Task DownloadAsync(ObjectInfo source, string destinationPath, IProgress<long>? progress, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Creates or replaces the object with what <paramref name="write"/> writes into the stream it is
+    /// given. The object appears only when <paramref name="write"/> completes; if it throws or is
+    /// cancelled, nothing is left behind.
+    /// </summary>
+    Task<long> UploadAsync(S3Location location, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the object if it exists.</summary>
+    Task DeleteAsync(S3Location location, CancellationToken cancellationToken);
+}

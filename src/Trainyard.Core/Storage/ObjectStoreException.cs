@@ -1,0 +1,15 @@
+namespace Trainyard.Storage;
+
+/// <summary>A store operation failed; the message names the URI and what went wrong, for a FailureReason.</summary>
+public sealed class ObjectStoreException : Exception
+{
+    public ObjectStoreException(string message)
+        : base(message)
+    {
+    }
+
+    public ObjectStoreException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
