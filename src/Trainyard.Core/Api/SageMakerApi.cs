@@ -1,0 +1,234 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Trainyard.Jobs;
+using Trainyard.Model;
+
+namespace Trainyard.Api;
+
+/// <summary>
+/// Dispatches SageMaker operations: validates each body against the service model (every violation in
+/// one <c>ValidationException</c>), deserialises it into its shape and calls the service. Nothing a
+/// client sends makes it answer 500.
+/// </summary>
+public sealed partial class SageMakerApi(TrainingJobService jobs, ILogger<SageMakerApi> logger)
+{
+    private const string Prefix = "SageMaker.";
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        response.Headers["x-amzn-RequestId"] = Guid.NewGuid().ToString();
+        try
+        {
+            var (body, length) = await AwsJsonProtocol.ReadBodyAsync(request, context.RequestAborted).ConfigureAwait(false);
+            if (!HttpMethods.IsPost(request.Method) || request.Path != "/")
+            {
+                await AwsJsonProtocol.WriteErrorAsync(response, "UnknownOperationException", 404,
+                    $"{request.Method} {request.Path} is not an operation: SageMaker's API is POST / with an X-Amz-Target header.").ConfigureAwait(false);
+                return;
+            }
+
+            if (body is null)
+            {
+                await AwsJsonProtocol.WriteErrorAsync(response, "SerializationException", 413,
+                    $"The request body is {length} bytes; the largest accepted is {AwsJsonProtocol.MaxBodyBytes} bytes.").ConfigureAwait(false);
+                return;
+            }
+
+            var target = request.Headers["X-Amz-Target"].ToString();
+            if (!target.StartsWith(Prefix, StringComparison.Ordinal) || !ServiceModel.Instance.Operations.TryGetValue(target[Prefix.Length..], out var operation))
+            {
+                await AwsJsonProtocol.WriteErrorAsync(response, "UnknownOperationException", 400,
+                    target.Length == 0 ? "The X-Amz-Target header is missing; it names the operation, e.g. SageMaker.DescribeTrainingJob." : $"Unknown operation '{target}'.").ConfigureAwait(false);
+                return;
+            }
+
+            await DispatchAsync(operation, body.AsMemory(0, length), response, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (ApiException e)
+        {
+            await AwsJsonProtocol.WriteErrorAsync(response, e).ConfigureAwait(false);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e)
+        {
+            await AwsJsonProtocol.WriteErrorAsync(response, "SerializationException", e.StatusCode, e.Message).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // the client went away
+        }
+        catch (Exception e)
+        {
+            LogUnhandled(logger, e);
+            if (!response.HasStarted)
+            {
+                await AwsJsonProtocol.WriteErrorAsync(response, "InternalFailure", 500, "Trainyard failed to handle the request: " + e.Message).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task DispatchAsync(ServiceModel.Operation operation, ReadOnlyMemory<byte> body, HttpResponse response, CancellationToken cancellationToken)
+    {
+        switch (operation.Name)
+        {
+            case "CreateTrainingJob":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.CreateTrainingJobRequest);
+                var job = await jobs.CreateAsync(input, cancellationToken).ConfigureAwait(false);
+                await AwsJsonProtocol.WriteAsync(response, new CreateTrainingJobResponse(job.Arn), TrainyardJsonContext.Default.CreateTrainingJobResponse).ConfigureAwait(false);
+                break;
+            }
+
+            case "DescribeTrainingJob":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.DescribeTrainingJobRequest);
+                var job = jobs.Describe(input.TrainingJobName);
+                await AwsJsonProtocol.WriteAsync(response, Describe(job), TrainyardJsonContext.Default.DescribeTrainingJobResponse).ConfigureAwait(false);
+                break;
+            }
+
+            case "ListTrainingJobs":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.ListTrainingJobsRequest);
+                var (page, next) = jobs.List(input);
+                var summaries = page.Select(j => new TrainingJobSummary
+                {
+                    TrainingJobName = j.Name,
+                    TrainingJobArn = j.Arn,
+                    CreationTime = j.CreationTime,
+                    TrainingEndTime = j.TrainingEndTime,
+                    LastModifiedTime = j.LastModifiedTime,
+                    TrainingJobStatus = j.Status,
+                }).ToList();
+                await AwsJsonProtocol.WriteAsync(response, new ListTrainingJobsResponse(summaries, next), TrainyardJsonContext.Default.ListTrainingJobsResponse).ConfigureAwait(false);
+                break;
+            }
+
+            case "StopTrainingJob":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.StopTrainingJobRequest);
+                jobs.Stop(input.TrainingJobName);
+                await AwsJsonProtocol.WriteAsync(response, new EmptyResponse(), TrainyardJsonContext.Default.EmptyResponse).ConfigureAwait(false);
+                break;
+            }
+
+            case "AddTags":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.AddTagsInput);
+                jobs.AddTags(input.ResourceArn, input.Tags);
+                await AwsJsonProtocol.WriteAsync(response, new AddTagsOutput(input.Tags), TrainyardJsonContext.Default.AddTagsOutput).ConfigureAwait(false);
+                break;
+            }
+
+            case "ListTags":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.ListTagsInput);
+                var job = jobs.ByArn(input.ResourceArn);
+                await AwsJsonProtocol.WriteAsync(response, new ListTagsOutput([.. job.Tags], null), TrainyardJsonContext.Default.ListTagsOutput).ConfigureAwait(false);
+                break;
+            }
+
+            case "DeleteTags":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.DeleteTagsInput);
+                jobs.DeleteTags(input.ResourceArn, input.TagKeys);
+                await AwsJsonProtocol.WriteAsync(response, new EmptyResponse(), TrainyardJsonContext.Default.EmptyResponse).ConfigureAwait(false);
+                break;
+            }
+
+            default:
+                throw new ApiException("UnknownOperationException", 400, $"The operation {operation.Name} is not served by Trainyard yet.");
+        }
+    }
+
+    /// <summary>Checks the body against the operation's input shape, then reads it as <typeparamref name="T"/>.</summary>
+    private static T Parse<T>(ReadOnlyMemory<byte> body, ServiceModel.Operation operation, JsonTypeInfo<T> type)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body, new JsonDocumentOptions { MaxDepth = 64 });
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException("SerializationException", 400, $"The request body is not valid JSON: {e.Message}");
+        }
+
+        using (document)
+        {
+            var result = RequestValidator.Validate(document.RootElement, operation.Input!);
+            if (result.TypeErrors.Count > 0)
+            {
+                throw new ApiException("SerializationException", 400, string.Join(" ", result.TypeErrors));
+            }
+
+            if (result.Errors.Count > 0)
+            {
+                throw new ApiValidationException(ValidationResult.Format(result.Errors));
+            }
+
+            try
+            {
+                return document.RootElement.Deserialize(type)
+                    ?? throw new ApiException("SerializationException", 400, "The request body is null.");
+            }
+            catch (JsonException e)
+            {
+                throw new ApiException("SerializationException", 400, $"The request body cannot be read as {operation.Input}: {e.Message}");
+            }
+        }
+    }
+
+    public static DescribeTrainingJobResponse Describe(JobRecord job)
+    {
+        var d = job.Definition;
+        int? seconds = job.TrainingStartTime is { } start && job.TrainingEndTime is { } end
+            ? Math.Max(1, (int)Math.Ceiling((end - start).TotalSeconds))
+            : null;
+        return new DescribeTrainingJobResponse
+        {
+            TrainingJobName = job.Name,
+            TrainingJobArn = job.Arn,
+            ModelArtifacts = new ModelArtifacts(job.ModelArtifacts ?? JobRunner.ModelArtifactsUri(d)),
+            TrainingJobStatus = job.Status,
+            SecondaryStatus = job.SecondaryStatus,
+            FailureReason = job.FailureReason,
+            HyperParameters = d.HyperParameters,
+            AlgorithmSpecification = d.AlgorithmSpecification,
+            RoleArn = d.RoleArn,
+            InputDataConfig = d.InputDataConfig,
+            OutputDataConfig = d.OutputDataConfig,
+            ResourceConfig = d.ResourceConfig,
+            VpcConfig = d.VpcConfig,
+            StoppingCondition = d.StoppingCondition.MaxRuntimeInSeconds is null ? d.StoppingCondition with { MaxRuntimeInSeconds = 86400 } : d.StoppingCondition,
+            CreationTime = job.CreationTime,
+            TrainingStartTime = job.TrainingStartTime,
+            TrainingEndTime = job.TrainingEndTime,
+            LastModifiedTime = job.LastModifiedTime,
+            SecondaryStatusTransitions = [.. job.Transitions],
+            FinalMetricDataList = job.FinalMetrics.IsEmpty ? null : [.. job.FinalMetrics],
+            EnableNetworkIsolation = d.EnableNetworkIsolation ?? false,
+            EnableInterContainerTrafficEncryption = d.EnableInterContainerTrafficEncryption ?? false,
+            EnableManagedSpotTraining = d.EnableManagedSpotTraining ?? false,
+            CheckpointConfig = d.CheckpointConfig,
+            TrainingTimeInSeconds = seconds,
+            BillableTimeInSeconds = seconds,
+            DebugHookConfig = d.DebugHookConfig,
+            ExperimentConfig = d.ExperimentConfig,
+            DebugRuleConfigurations = d.DebugRuleConfigurations,
+            TensorBoardOutputConfig = d.TensorBoardOutputConfig,
+            ProfilerConfig = d.ProfilerConfig,
+            ProfilerRuleConfigurations = d.ProfilerRuleConfigurations,
+            RetryStrategy = d.RetryStrategy,
+            Environment = d.Environment,
+            InfraCheckConfig = d.InfraCheckConfig,
+            RemoteDebugConfig = d.RemoteDebugConfig,
+        };
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "Unhandled error while serving a request")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception);
+}

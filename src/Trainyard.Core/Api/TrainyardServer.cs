@@ -1,0 +1,90 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Trainyard.Executors;
+using Trainyard.Jobs;
+using Trainyard.Storage;
+
+namespace Trainyard.Api;
+
+/// <summary>The Trainyard server: the SageMaker endpoint over Kestrel, the job store and the runners.</summary>
+public sealed class TrainyardServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TrainyardServer(WebApplication app, TrainingJobService jobs, JobStore store)
+    {
+        _app = app;
+        Jobs = jobs;
+        Store = store;
+    }
+
+    public TrainingJobService Jobs { get; }
+
+    public JobStore Store { get; }
+
+    /// <summary>The address the server listens on, e.g. <c>http://127.0.0.1:8080</c>.</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>
+    /// Builds and starts a server. <paramref name="objectStore"/> overrides the store the options name
+    /// (the S3 adapter passes itself in); <paramref name="port"/> 0 picks a free port.
+    /// </summary>
+    public static async Task<TrainyardServer> StartAsync(TrainyardOptions options, string bindAddress = "127.0.0.1", int port = 0,
+        IObjectStore? objectStore = null, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(options.Home);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (loggers is not null)
+        {
+            builder.Services.AddSingleton(loggers);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        }
+
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = 64L << 20;
+            k.AddServerHeader = false;
+        });
+        builder.WebHost.UseUrls($"http://{bindAddress}:{port}");
+        var store = new JobStore(options.DatabasePath);
+        var objects = objectStore ?? new LocalObjectStore(options.ObjectStoreDirectory);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(objects);
+        builder.Services.AddSingleton<IExecutor>(sp => options.Executor switch
+        {
+            "local" => new LocalExecutor(objects, sp.GetRequiredService<ILoggerFactory>()),
+            _ => throw new InvalidOperationException($"Unknown executor '{options.Executor}'. Known executors: local."),
+        });
+        builder.Services.AddSingleton<TrainingJobService>();
+        builder.Services.AddSingleton<SageMakerApi>();
+        var app = builder.Build();
+        var api = app.Services.GetRequiredService<SageMakerApi>();
+        app.Run(api.HandleAsync);
+        var jobs = app.Services.GetRequiredService<TrainingJobService>();
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var server = new TrainyardServer(app, jobs, store);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.Address = new Uri(address);
+        return server;
+    }
+
+    /// <summary>Blocks until the host is asked to shut down (Ctrl-C, SIGTERM).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdownAsync(_app, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await Jobs.DisposeAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        Store.Dispose();
+    }
+}

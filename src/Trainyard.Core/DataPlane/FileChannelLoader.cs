@@ -1,0 +1,104 @@
+using System.Globalization;
+using Trainyard.Hosts;
+using Trainyard.Storage;
+
+namespace Trainyard.DataPlane;
+
+/// <summary>
+/// File mode: copies each File channel's objects into <c>/opt/ml/input/data/&lt;channel&gt;/</c> before
+/// training, in parallel, after checking that they fit the host's volume.
+/// </summary>
+public sealed class FileChannelLoader(
+    IObjectStore store,
+    HostPlan plan,
+    Action<long, long, int, int> progress,
+    Action<string> log)
+{
+    /// <summary>How many objects are copied at once.</summary>
+    public int Parallelism { get; init; } = Math.Max(4, Environment.ProcessorCount * 4);
+
+    public async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        var fileChannels = plan.Channels.Where(c => c.InputMode is "File" or "FastFile").ToList();
+        foreach (var fast in fileChannels.Where(c => c.InputMode == "FastFile"))
+        {
+            log($"Channel '{fast.Name}' is FastFile: it is delivered as File mode on this host.");
+        }
+
+        var work = new List<(ObjectInfo Info, string Path)>();
+        foreach (var channel in fileChannels)
+        {
+            var root = Path.GetFullPath(Path.Combine(plan.HostDirectory, "input", "data", channel.Name));
+            foreach (var o in channel.Objects)
+            {
+                ChannelResolver.EnsureInside(o.RelativePath, o.Info.Location);
+                var destination = Path.GetFullPath(Path.Combine(root, o.RelativePath));
+                if (!destination.StartsWith(root + "/", StringComparison.Ordinal))
+                {
+                    throw new DataPlaneException($"Refused {o.Info.Location}: it would be written outside the channel directory.");
+                }
+
+                work.Add((o.Info, destination));
+            }
+        }
+
+        var total = work.Sum(w => w.Info.Size);
+        if (total > plan.VolumeSizeBytes)
+        {
+            throw new DataPlaneException(string.Create(CultureInfo.InvariantCulture,
+                $"The input data of {plan.HostName} ({Format(total)}) does not fit its volume (ResourceConfig.VolumeSizeInGB = {plan.VolumeSizeBytes >> 30} GiB). Increase VolumeSizeInGB or use Pipe or FastFile mode."));
+        }
+
+        var free = FreeBytes(plan.HostDirectory);
+        if (free is { } f && total > f)
+        {
+            throw new DataPlaneException(string.Create(CultureInfo.InvariantCulture,
+                $"The input data of {plan.HostName} ({Format(total)}) does not fit the free space of this machine's disk ({Format(f)}) at {plan.HostDirectory}."));
+        }
+
+        if (work.Count == 0)
+        {
+            return;
+        }
+
+        log(string.Create(CultureInfo.InvariantCulture, $"Downloading {work.Count} objects ({Format(total)}) for {fileChannels.Count} File channel(s)."));
+        long done = 0;
+        var count = 0;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var dir in work.Select(w => Path.GetDirectoryName(w.Path)!).Distinct())
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (item, ct) =>
+        {
+            await store.DownloadAsync(item.Info, item.Path, null, ct).ConfigureAwait(false);
+            var d = Interlocked.Add(ref done, item.Info.Size);
+            var n = Interlocked.Increment(ref count);
+            progress(d, total, n, work.Count);
+        }).ConfigureAwait(false);
+
+        var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+        log(string.Create(CultureInfo.InvariantCulture, $"Downloaded {work.Count} objects ({Format(total)}) in {seconds:F2} s ({Format((long)(total / Math.Max(seconds, 1e-3)))}/s)."));
+    }
+
+    private static long? FreeBytes(string path)
+    {
+        try
+        {
+            return new DriveInfo(Path.GetFullPath(path)).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public static string Format(long bytes) => bytes switch
+    {
+        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB"),
+        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):F1} MiB"),
+        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:F1} KiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
+    };
+}

@@ -1,0 +1,61 @@
+using Trainyard.Storage;
+
+namespace Trainyard.Hosts;
+
+/// <summary>
+/// Everything one host of a job needs, decided by the job runner and handed to whichever executor
+/// places the host. Serialisable, so a host runtime in another process (Slurm) gets the same plan.
+/// </summary>
+public sealed record HostPlan
+{
+    public required string JobName { get; init; }
+    public required string JobArn { get; init; }
+    public required string Region { get; init; }
+    public required string HostName { get; init; }
+    public required IReadOnlyList<string> Hosts { get; init; }
+
+    /// <summary>Host name → the address it resolves to (a loopback address of its own on one machine).</summary>
+    public required IReadOnlyDictionary<string, string> HostAddresses { get; init; }
+
+    /// <summary>The directory that is <c>/opt/ml</c> for this host.</summary>
+    public required string HostDirectory { get; init; }
+
+    /// <summary>The algorithm: a directory holding an executable <c>train</c>, or an executable file.</summary>
+    public required string ImagePath { get; init; }
+
+    public IReadOnlyList<string>? ContainerEntrypoint { get; init; }
+    public IReadOnlyList<string>? ContainerArguments { get; init; }
+    public required IReadOnlyDictionary<string, string> HyperParameters { get; init; }
+    public required IReadOnlyDictionary<string, string> Environment { get; init; }
+    public required string InstanceTypeName { get; init; }
+    public required IReadOnlyList<ChannelPlan> Channels { get; init; }
+    public required long VolumeSizeBytes { get; init; }
+
+    /// <summary>The CreateTrainingJob request as accepted, for trainingjobconfig.json.</summary>
+    public required string TrainingJobConfigJson { get; init; }
+
+    public required string LogPath { get; init; }
+    public bool UseSandbox { get; init; } = true;
+    public required TimeSpan StopGracePeriod { get; init; }
+    public string? CheckpointLocalPath { get; init; }
+}
+
+/// <summary>One input channel as one host receives it: its mode and its share of the objects.</summary>
+public sealed record ChannelPlan
+{
+    public required string Name { get; init; }
+    public required string InputMode { get; init; }
+    public required string S3DataType { get; init; }
+    public required string S3DistributionType { get; init; }
+    public string? ContentType { get; init; }
+    public string? CompressionType { get; init; }
+    public string RecordWrapperType { get; init; } = "None";
+    public long? ShuffleSeed { get; init; }
+    public IReadOnlyList<string>? AttributeNames { get; init; }
+
+    /// <summary>This host's objects, each with the path it takes below the channel directory.</summary>
+    public required IReadOnlyList<ChannelObject> Objects { get; init; }
+}
+
+/// <summary>An object and the relative path it lands at inside the channel.</summary>
+public sealed record ChannelObject(ObjectInfo Info, string RelativePath);

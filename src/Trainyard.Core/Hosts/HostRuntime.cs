@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Trainyard.DataPlane;
+using Trainyard.Storage;
+
+namespace Trainyard.Hosts;
+
+/// <summary>
+/// Everything that happens on one host: lays out <c>/opt/ml</c>, delivers the channels, runs the
+/// algorithm in its sandbox, captures its logs, forwards stop signals with the grace period, and reads
+/// what it left behind. Executors only decide where this runs (in the server for the local executor,
+/// as a task of a cluster job elsewhere).
+/// </summary>
+public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHostEvents events, ILogger logger)
+{
+    private readonly Lock _logLock = new();
+    private StreamWriter? _log;
+
+    /// <summary>
+    /// Runs the host to its end. Cancelling <paramref name="stop"/> asks the host to stop: before
+    /// training it stops at once; during training the algorithm gets SIGTERM, then SIGKILL after the
+    /// grace period.
+    /// </summary>
+    public async Task<HostResult> RunAsync(CancellationToken stop)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(plan.LogPath)!);
+        _log = new StreamWriter(new FileStream(plan.LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096))
+        {
+            AutoFlush = true,
+        };
+        try
+        {
+            return await RunCoreAsync(stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_logLock)
+            {
+                _log.Dispose();
+                _log = null;
+            }
+        }
+    }
+
+    private async Task<HostResult> RunCoreAsync(CancellationToken stop)
+    {
+        var sandboxed = plan.UseSandbox && SandboxCommand.Bubblewrap is not null;
+        var contract = new ContainerContract(plan, sandboxed);
+        events.OnPhase(plan.HostName, HostPhase.Preparing);
+        contract.Lay();
+        var hostsFile = Path.Combine(plan.HostDirectory, "..", plan.HostName + ".hosts");
+        await File.WriteAllTextAsync(hostsFile, contract.HostsFile(), stop).ConfigureAwait(false);
+        if (!sandboxed)
+        {
+            System($"bubblewrap is not available (or disabled): {plan.HostName} runs as a plain process; /opt/ml is {plan.HostDirectory} and the SM_* variables point there.");
+        }
+
+        events.OnPhase(plan.HostName, HostPhase.Downloading);
+        try
+        {
+            var loader = new FileChannelLoader(store, plan, (done, total, n, count) => events.OnProgress(plan.HostName, done, total, n, count), System);
+            await loader.LoadAsync(stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return new HostResult { HostName = plan.HostName, Stopped = true };
+        }
+        catch (DataPlaneException e)
+        {
+            System("ClientError: " + e.Message);
+            return new HostResult { HostName = plan.HostName, Error = "ClientError: " + e.Message };
+        }
+        catch (ObjectStoreException e)
+        {
+            System("ClientError: " + e.Message);
+            return new HostResult { HostName = plan.HostName, Error = "ClientError: " + e.Message };
+        }
+
+        if (stop.IsCancellationRequested)
+        {
+            return new HostResult { HostName = plan.HostName, Stopped = true };
+        }
+
+        var (fileName, arguments, workingDirectory, path) = SandboxCommand.Build(plan, Path.GetFullPath(hostsFile), sandboxed);
+        var startInfo = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        foreach (var a in arguments)
+        {
+            startInfo.ArgumentList.Add(a);
+        }
+
+        startInfo.Environment.Clear();
+        startInfo.Environment["PATH"] = path;
+        startInfo.Environment["HOME"] = "/root";
+        startInfo.Environment["LANG"] = "C.UTF-8";
+        startInfo.Environment["HOSTNAME"] = plan.HostName;
+        foreach (var (k, v) in contract.Environment())
+        {
+            startInfo.Environment[k] = v;
+        }
+
+        HostProcess process;
+        try
+        {
+            process = await HostProcess.StartAsync(startInfo, sandboxed, line => Line(line)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is global::System.ComponentModel.Win32Exception or IOException)
+        {
+            System($"Cannot start the algorithm ({fileName}): {e.Message}");
+            return new HostResult { HostName = plan.HostName, Error = $"ClientError: cannot start the algorithm of {plan.HostName}: {e.Message}" };
+        }
+
+        events.OnPhase(plan.HostName, HostPhase.Training);
+        LogStarted(logger, plan.JobName, plan.HostName, process.Pid, sandboxed);
+        var stopped = false;
+        using (stop.Register(() => _ = StopAsync(process)))
+        {
+            await process.Exited.ConfigureAwait(false);
+            stopped = stop.IsCancellationRequested;
+        }
+
+        var status = await process.Exited.ConfigureAwait(false);
+        var failurePath = Path.Combine(plan.HostDirectory, "output", "failure");
+        string? failure = null;
+        if (File.Exists(failurePath))
+        {
+            failure = (await File.ReadAllTextAsync(failurePath, CancellationToken.None).ConfigureAwait(false)).Trim();
+            if (failure.Length == 0)
+            {
+                failure = null;
+            }
+        }
+
+        // .NET reports a process killed by a signal as 128 + the signal number.
+        var result = status > 128 && status < 160
+            ? new HostResult { HostName = plan.HostName, Signal = status - 128, ExitCode = status, FailureText = failure, Stopped = stopped }
+            : new HostResult { HostName = plan.HostName, ExitCode = status, FailureText = failure, Stopped = stopped };
+        System(result.Signal is { } sig
+            ? $"{plan.HostName}: the algorithm was ended by signal {SignalName(sig)}."
+            : $"{plan.HostName}: the algorithm exited with code {status}.");
+        events.OnPhase(plan.HostName, HostPhase.Exited);
+        return result;
+    }
+
+    private async Task StopAsync(HostProcess process)
+    {
+        System($"{plan.HostName}: sending SIGTERM to the algorithm; it has {plan.StopGracePeriod.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s to save its model.");
+        process.Signal(Native.SIGTERM);
+        var exited = await Task.WhenAny(process.Exited, Task.Delay(plan.StopGracePeriod, CancellationToken.None)).ConfigureAwait(false);
+        if (exited != process.Exited)
+        {
+            System($"{plan.HostName}: the grace period ended; sending SIGKILL.");
+            process.Signal(Native.SIGKILL);
+        }
+    }
+
+    public static string SignalName(int signal) => signal switch
+    {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        15 => "SIGTERM",
+        _ => "signal " + signal.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private void Line(string line)
+    {
+        lock (_logLock)
+        {
+            _log?.WriteLine(line);
+        }
+
+        events.OnLog(plan.HostName, line);
+    }
+
+    /// <summary>A line from Trainyard itself in the host's log stream.</summary>
+    private void System(string message) => Line("[trainyard] " + message);
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Debug, Message = "Job {Job}: host {Host} started the algorithm (pid {Pid}, sandboxed: {Sandboxed})")]
+    private static partial void LogStarted(ILogger logger, string job, string host, int pid, bool sandboxed);
+}

@@ -1,0 +1,11 @@
+namespace Trainyard.Hosts;
+
+/// <summary>What a host runtime reports while it runs: phases, log lines, transfer progress.</summary>
+public interface IHostEvents
+{
+    void OnPhase(string host, HostPhase phase);
+
+    void OnLog(string host, string line);
+
+    void OnProgress(string host, long bytesDone, long bytesTotal, int objectsDone, int objectsTotal);
+}

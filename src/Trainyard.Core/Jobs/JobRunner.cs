@@ -1,0 +1,428 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Trainyard.Artifacts;
+using Trainyard.DataPlane;
+using Trainyard.Executors;
+using Trainyard.Hosts;
+using Trainyard.Model;
+using Trainyard.Storage;
+
+namespace Trainyard.Jobs;
+
+/// <summary>
+/// One job's state machine: plans its hosts, starts them through the executor, follows their phases
+/// into SageMaker's statuses, enforces MaxRuntimeInSeconds, and packs and uploads the artifacts — also
+/// after a failure or a stop.
+/// </summary>
+public sealed partial class JobRunner : IHostEvents
+{
+    private readonly JobStore _store;
+    private readonly IObjectStore _objects;
+    private readonly IExecutor _executor;
+    private readonly TrainyardOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _gate = new();
+    private readonly HashSet<string> _downloading = [];
+    private readonly HashSet<string> _training = [];
+    private readonly List<(MetricDefinition Definition, Regex Regex)> _metrics = [];
+    private readonly Dictionary<string, MetricData> _lastMetrics = new(StringComparer.Ordinal);
+    private int _hostCount;
+
+    public JobRunner(JobRecord job, JobStore store, IObjectStore objects, IExecutor executor, TrainyardOptions options, ILogger logger)
+    {
+        Job = job;
+        _store = store;
+        _objects = objects;
+        _executor = executor;
+        _options = options;
+        _logger = logger;
+        foreach (var m in job.Definition.AlgorithmSpecification.MetricDefinitions ?? [])
+        {
+            _metrics.Add((m, new Regex(m.Regex, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(50))));
+        }
+    }
+
+    public JobRecord Job { get; }
+
+    public string Name => Job.Name;
+
+    /// <summary>Raised for every log line of every host ("algo-1", line).</summary>
+    public event Action<string, string>? LogLine;
+
+    /// <summary>Raised as File-mode downloads progress.</summary>
+    public event Action<string, long, long, int, int>? Progress;
+
+    public string JobDirectory => _options.JobDirectory(Job.Name);
+
+    /// <summary>Asks the hosts to stop (SIGTERM, then SIGKILL after the grace period).</summary>
+    public void RequestStop()
+    {
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // already finished
+        }
+    }
+
+    public async Task RunAsync()
+    {
+        try
+        {
+            await RunCoreAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogCrashed(_logger, e, Job.Name);
+            Finish(JobStatus.Failed, SecondaryStatus.Failed, "InternalServerError: " + e.Message, e.Message);
+        }
+    }
+
+    private async Task RunCoreAsync()
+    {
+        var definition = Job.Definition;
+        List<HostPlan> plans;
+        try
+        {
+            plans = await PlanAsync(definition, _stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DataPlaneException or ObjectStoreException)
+        {
+            var reason = "ClientError: " + e.Message;
+            Finish(JobStatus.Failed, SecondaryStatus.Failed, reason, reason);
+            return;
+        }
+        catch (OperationCanceledException)
+        {
+            FinishStopped();
+            return;
+        }
+
+        _hostCount = plans.Count;
+        var maxRuntime = TimeSpan.FromSeconds(definition.StoppingCondition.MaxRuntimeInSeconds ?? 86400);
+        using var runtimeTimer = new Timer(_ => OnMaxRuntime(), null, maxRuntime, Timeout.InfiniteTimeSpan);
+
+        var tasks = _executor.Start(plans, this, _stop.Token);
+        var results = new List<HostResult>();
+        var pending = tasks.ToList();
+        while (pending.Count > 0)
+        {
+            var done = await Task.WhenAny(pending).ConfigureAwait(false);
+            pending.Remove(done);
+            var result = await done.ConfigureAwait(false);
+            results.Add(result);
+            if (!result.Succeeded && !result.Stopped && pending.Count > 0)
+            {
+                // SageMaker ends the whole job when one host fails: the others are stopped.
+                OnLog(result.HostName, $"[trainyard] {result.HostName} failed; stopping the other hosts.");
+                RequestStop();
+            }
+        }
+
+        await runtimeTimer.DisposeAsync().ConfigureAwait(false);
+        var current = _store.Get(Job.Name)!;
+        var failed = results.Where(r => !r.Succeeded && !(r.Stopped && current.StopReason is not null)).OrderBy(r => r.HostName, StringComparer.Ordinal).ToList();
+        string? failure = null;
+        if (current.StopReason is null && failed.Count > 0)
+        {
+            failure = FailureReason(failed);
+        }
+        else if (current.StopReason is null && results.Any(r => r.Stopped))
+        {
+            failure = FailureReason(results.Where(r => !r.Succeeded).ToList());
+        }
+
+        if (failure is null && current.StopReason is null)
+        {
+            Transition(JobStatus.InProgress, SecondaryStatus.Uploading, SecondaryStatus.UploadingMessage);
+        }
+
+        var uploadError = await UploadArtifactsAsync(plans).ConfigureAwait(false);
+        CleanUp(plans);
+        current = _store.Get(Job.Name)!;
+        if (current.StopReason is not null)
+        {
+            FinishStopped();
+        }
+        else if (failure is not null)
+        {
+            Finish(JobStatus.Failed, SecondaryStatus.Failed, failure, failure);
+        }
+        else if (uploadError is not null)
+        {
+            Finish(JobStatus.Failed, SecondaryStatus.Failed, uploadError, uploadError);
+        }
+        else
+        {
+            Finish(JobStatus.Completed, SecondaryStatus.Completed, SecondaryStatus.CompletedMessage, null);
+        }
+    }
+
+    private static string FailureReason(IReadOnlyList<HostResult> failed)
+    {
+        var first = failed.FirstOrDefault(r => r.FailureText is not null) ?? failed.FirstOrDefault(r => r.Error is not null) ?? failed[0];
+        string reason;
+        if (first.FailureText is { } text)
+        {
+            reason = text;
+        }
+        else if (first.Error is { } error)
+        {
+            reason = error;
+        }
+        else if (first.Signal is { } signal)
+        {
+            reason = $"AlgorithmError: the algorithm on {first.HostName} was killed by {HostRuntime.SignalName(signal)}";
+        }
+        else if (first.ExitCode is { } code)
+        {
+            reason = $"AlgorithmError: the algorithm on {first.HostName} exited with code {code.ToString(CultureInfo.InvariantCulture)}; see the job's logs";
+        }
+        else
+        {
+            reason = $"AlgorithmError: {first.HostName} stopped before training";
+        }
+
+        return reason.Length <= 1024 ? reason : reason[..1021] + "...";
+    }
+
+    private async Task<List<HostPlan>> PlanAsync(CreateTrainingJobRequest definition, CancellationToken cancellationToken)
+    {
+        var count = definition.ResourceConfig.InstanceCount ?? 1;
+        var hosts = Enumerable.Range(1, count).Select(i => $"algo-{i}").ToList();
+        var slot = (int)(Job.Sequence % 60000);
+        var addresses = hosts.Select((h, i) => (h, $"127.{1 + slot / 250}.{slot % 250}.{11 + i}"))
+            .ToDictionary(x => x.h, x => x.Item2, StringComparer.Ordinal);
+        var channels = new List<(Channel Channel, List<ChannelObject> Objects)>();
+        foreach (var channel in definition.InputDataConfig ?? [])
+        {
+            channels.Add((channel, await ChannelResolver.ListAsync(_objects, channel, cancellationToken).ConfigureAwait(false)));
+        }
+
+        var image = ImageResolver.Resolve(definition.AlgorithmSpecification.TrainingImage!, _options)!;
+        var epoch = Job.CreationTime.ToUnixTimeSeconds();
+        var plans = new List<HostPlan>();
+        for (var i = 0; i < count; i++)
+        {
+            var host = hosts[i];
+            plans.Add(new HostPlan
+            {
+                JobName = Job.Name,
+                JobArn = Job.Arn,
+                Region = _options.Region,
+                HostName = host,
+                Hosts = hosts,
+                HostAddresses = addresses,
+                HostDirectory = Path.Combine(JobDirectory, "hosts", host),
+                ImagePath = image,
+                ContainerEntrypoint = definition.AlgorithmSpecification.ContainerEntrypoint,
+                ContainerArguments = definition.AlgorithmSpecification.ContainerArguments,
+                HyperParameters = definition.HyperParameters ?? [],
+                Environment = definition.Environment ?? [],
+                InstanceTypeName = definition.ResourceConfig.InstanceType ?? "ml.m5.large",
+                VolumeSizeBytes = (long)definition.ResourceConfig.VolumeSizeInGB << 30,
+                TrainingJobConfigJson = Job.DefinitionJson,
+                LogPath = Path.Combine(JobDirectory, "logs", $"{host}-{epoch}.log"),
+                UseSandbox = _options.Sandbox,
+                StopGracePeriod = _options.StopGracePeriod,
+                Channels = channels.Select(c => new ChannelPlan
+                {
+                    Name = c.Channel.ChannelName,
+                    InputMode = c.Channel.InputMode ?? definition.AlgorithmSpecification.TrainingInputMode,
+                    S3DataType = c.Channel.DataSource.S3DataSource!.S3DataType,
+                    S3DistributionType = c.Channel.DataSource.S3DataSource.S3DataDistributionType ?? "FullyReplicated",
+                    ContentType = c.Channel.ContentType,
+                    CompressionType = c.Channel.CompressionType,
+                    RecordWrapperType = c.Channel.RecordWrapperType ?? "None",
+                    ShuffleSeed = c.Channel.ShuffleConfig?.Seed,
+                    AttributeNames = c.Channel.DataSource.S3DataSource.AttributeNames,
+                    Objects = ChannelResolver.Share(c.Objects, c.Channel.DataSource.S3DataSource.S3DataDistributionType ?? "FullyReplicated", i, count),
+                }).ToList(),
+            });
+        }
+
+        return plans;
+    }
+
+    private async Task<string?> UploadArtifactsAsync(IReadOnlyList<HostPlan> plans)
+    {
+        var output = Job.Definition.OutputDataConfig;
+        var prefix = S3Location.Parse(output.S3OutputPath).Append($"{Job.Name}/output/");
+        try
+        {
+            var model = ArtifactPacker.Collect(plans.Select(p => Path.Combine(p.HostDirectory, "model")), w => OnLog("algo-1", "[trainyard] " + w));
+            if (output.CompressionType == "NONE")
+            {
+                await ArtifactPacker.UploadUncompressedAsync(_objects, model, prefix.Append("model/"), CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await _objects.UploadAsync(prefix.Append("model.tar.gz"), (s, ct) => ArtifactPacker.WriteTarGzAsync(model, s, ct), CancellationToken.None).ConfigureAwait(false);
+            }
+
+            var data = ArtifactPacker.Collect(plans.Select(p => Path.Combine(p.HostDirectory, "output", "data")));
+            if (data.Count > 0 || output.CompressionType != "NONE")
+            {
+                await _objects.UploadAsync(prefix.Append("output.tar.gz"), (s, ct) => ArtifactPacker.WriteTarGzAsync(data, s, ct), CancellationToken.None).ConfigureAwait(false);
+            }
+
+            return null;
+        }
+        catch (Exception e) when (e is ObjectStoreException or IOException or UnauthorizedAccessException)
+        {
+            var reason = $"ClientError: could not upload the model artifacts to {prefix}: {e.Message}";
+            OnLog("algo-1", "[trainyard] " + reason);
+            return reason;
+        }
+    }
+
+    /// <summary>The URI of model.tar.gz (or of the model/ prefix when CompressionType is NONE).</summary>
+    public static string ModelArtifactsUri(CreateTrainingJobRequest definition)
+    {
+        var prefix = S3Location.Parse(definition.OutputDataConfig.S3OutputPath).Append($"{definition.TrainingJobName}/output/");
+        return (definition.OutputDataConfig.CompressionType == "NONE" ? prefix.Append("model/") : prefix.Append("model.tar.gz")).ToString();
+    }
+
+    private void CleanUp(IReadOnlyList<HostPlan> plans)
+    {
+        if (_options.KeepInputData)
+        {
+            return;
+        }
+
+        foreach (var plan in plans)
+        {
+            try
+            {
+                var data = Path.Combine(plan.HostDirectory, "input", "data");
+                if (Directory.Exists(data))
+                {
+                    Directory.Delete(data, recursive: true);
+                }
+            }
+            catch (IOException)
+            {
+                // Best effort: a FIFO still open or a mount still busy is cleaned up by its owner.
+            }
+        }
+    }
+
+    private void OnMaxRuntime()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var changed = _store.Update(Job.Name, j => j.Status == JobStatus.InProgress
+            ? j.WithStatus(JobStatus.Stopping, SecondaryStatus.Stopping, SecondaryStatus.StoppingMessage, now) with { StopReason = SecondaryStatus.MaxRuntimeExceeded }
+            : null);
+        if (changed is not null)
+        {
+            OnLog("algo-1", "[trainyard] MaxRuntimeInSeconds exceeded: stopping the job.");
+            RequestStop();
+        }
+    }
+
+    private void FinishStopped()
+    {
+        var current = _store.Get(Job.Name)!;
+        if (current.StopReason == SecondaryStatus.MaxRuntimeExceeded)
+        {
+            Finish(JobStatus.Stopped, SecondaryStatus.MaxRuntimeExceeded, SecondaryStatus.MaxRuntimeExceededMessage, null);
+        }
+        else
+        {
+            Finish(JobStatus.Stopped, SecondaryStatus.Stopped, SecondaryStatus.StoppedMessage, null);
+        }
+    }
+
+    private void Finish(string status, string secondary, string message, string? failureReason)
+    {
+        var now = DateTimeOffset.UtcNow;
+        List<MetricData> metrics;
+        lock (_gate)
+        {
+            metrics = [.. _lastMetrics.Values.OrderBy(m => m.MetricName, StringComparer.Ordinal)];
+        }
+
+        _store.Update(Job.Name, j => j.IsTerminal ? null : j.WithStatus(status, secondary, message, now) with
+        {
+            FailureReason = failureReason,
+            TrainingEndTime = now,
+            TrainingStartTime = j.TrainingStartTime ?? now,
+            ModelArtifacts = ModelArtifactsUri(j.Definition),
+            FinalMetrics = [.. metrics],
+        });
+        _stop.Dispose();
+    }
+
+    private void Transition(string status, string secondary, string message)
+    {
+        var now = DateTimeOffset.UtcNow;
+        _store.Update(Job.Name, j => j.Status == JobStatus.InProgress && j.SecondaryStatus != secondary
+            ? j.WithStatus(status, secondary, message, now) with { TrainingStartTime = j.TrainingStartTime ?? (secondary == SecondaryStatus.Downloading ? now : null) }
+            : null);
+    }
+
+    void IHostEvents.OnPhase(string host, HostPhase phase)
+    {
+        bool downloading = false, training = false;
+        lock (_gate)
+        {
+            if (phase == HostPhase.Downloading && _downloading.Add(host) && _downloading.Count == 1)
+            {
+                downloading = true;
+            }
+            else if (phase == HostPhase.Training && _training.Add(host) && _training.Count == _hostCount)
+            {
+                training = true;
+            }
+        }
+
+        if (downloading)
+        {
+            Transition(JobStatus.InProgress, SecondaryStatus.Downloading, SecondaryStatus.DownloadingMessage);
+        }
+
+        if (training)
+        {
+            Transition(JobStatus.InProgress, SecondaryStatus.Training, SecondaryStatus.TrainingMessage);
+        }
+    }
+
+    void IHostEvents.OnLog(string host, string line) => OnLog(host, line);
+
+    private void OnLog(string host, string line)
+    {
+        if (_metrics.Count > 0)
+        {
+            foreach (var (definition, regex) in _metrics)
+            {
+                try
+                {
+                    var match = regex.Match(line);
+                    if (match.Success && match.Groups.Count > 1 && double.TryParse(match.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                    {
+                        lock (_gate)
+                        {
+                            _lastMetrics[definition.Name] = new MetricData { MetricName = definition.Name, Value = value, Timestamp = DateTimeOffset.UtcNow };
+                        }
+                    }
+                }
+                catch (RegexMatchTimeoutException)
+                {
+                    // A pathological pattern must not stall the log pipeline.
+                }
+            }
+        }
+
+        LogLine?.Invoke(host, line);
+    }
+
+    void IHostEvents.OnProgress(string host, long bytesDone, long bytesTotal, int objectsDone, int objectsTotal) =>
+        Progress?.Invoke(host, bytesDone, bytesTotal, objectsDone, objectsTotal);
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "Job {Job} failed inside Trainyard")]
+    private static partial void LogCrashed(ILogger logger, Exception exception, string job);
+}

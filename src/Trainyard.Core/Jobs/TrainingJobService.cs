@@ -1,0 +1,303 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Trainyard.DataPlane;
+using Trainyard.Executors;
+using Trainyard.Model;
+using Trainyard.Storage;
+
+namespace Trainyard.Jobs;
+
+/// <summary>
+/// The training-job operations behind the API: accepts jobs (checks beyond the service model's
+/// constraints, capacity), starts a <see cref="JobRunner"/> for each, and answers Describe, List, Stop
+/// and the tag operations from the store.
+/// </summary>
+public sealed partial class TrainingJobService : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, (JobRunner Runner, Task Task)> _running = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ILogger _logger;
+    private readonly Lock _capacityGate = new();
+    private int _instancesInUse;
+
+    public TrainingJobService(TrainyardOptions options, JobStore store, IObjectStore objects, IExecutor executor, ILoggerFactory loggers)
+    {
+        Options = options;
+        Store = store;
+        Objects = objects;
+        Executor = executor;
+        _logger = loggers.CreateLogger<TrainingJobService>();
+        RecoverInterruptedJobs();
+    }
+
+    public TrainyardOptions Options { get; }
+
+    public JobStore Store { get; }
+
+    public IObjectStore Objects { get; }
+
+    public IExecutor Executor { get; }
+
+    /// <summary>Raised when a runner starts, so that followers (the CLI) can attach to its logs.</summary>
+    public event Action<JobRunner>? RunnerStarted;
+
+    public string ArnOf(string name) => $"arn:aws:sagemaker:{Options.Region}:{Options.AccountId}:training-job/{name.ToLowerInvariant()}";
+
+    public JobRunner? Runner(string name) => _running.TryGetValue(name, out var r) ? r.Runner : null;
+
+    /// <summary>Accepts a job whose body already passed the service-model validation.</summary>
+    public async Task<JobRecord> CreateAsync(CreateTrainingJobRequest request, CancellationToken cancellationToken)
+    {
+        var errors = new List<string>();
+        var spec = request.AlgorithmSpecification;
+        if (spec.TrainingImage is null && spec.AlgorithmName is null)
+        {
+            errors.Add("AlgorithmSpecification must name either a TrainingImage or an AlgorithmName.");
+        }
+        else if (spec.TrainingImage is not null && spec.AlgorithmName is not null)
+        {
+            errors.Add("AlgorithmSpecification may name a TrainingImage or an AlgorithmName, not both.");
+        }
+        else if (spec.AlgorithmName is not null)
+        {
+            errors.Add($"Algorithm '{spec.AlgorithmName}' does not exist: algorithm resources are not served yet; use AlgorithmSpecification.TrainingImage.");
+        }
+        else if (ImageResolver.Resolve(spec.TrainingImage!, Options, out var problem) is null)
+        {
+            errors.Add(problem!);
+        }
+
+        if (request.ResourceConfig.InstanceGroups is not null)
+        {
+            errors.Add("ResourceConfig.InstanceGroups (heterogeneous clusters) is not supported; use InstanceType and InstanceCount.");
+        }
+        else
+        {
+            if (request.ResourceConfig.InstanceType is null)
+            {
+                errors.Add("ResourceConfig.InstanceType is required.");
+            }
+
+            if (request.ResourceConfig.InstanceCount is null or < 1)
+            {
+                errors.Add("ResourceConfig.InstanceCount must be at least 1.");
+            }
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (channel, index) in (request.InputDataConfig ?? []).Select((c, i) => (c, i + 1)))
+        {
+            if (!names.Add(channel.ChannelName))
+            {
+                errors.Add($"InputDataConfig has two channels named '{channel.ChannelName}'; channel names must be unique.");
+            }
+
+            if (channel.DataSource.S3DataSource is null)
+            {
+                errors.Add(channel.DataSource.FileSystemDataSource is not null
+                    ? $"Channel '{channel.ChannelName}': FileSystemDataSource (EFS, FSx) is not supported; use an S3DataSource."
+                    : $"Channel '{channel.ChannelName}': DataSource must have an S3DataSource.");
+            }
+            else if (channel.DataSource.S3DataSource.S3DataType == "AugmentedManifestFile"
+                && (channel.InputMode ?? spec.TrainingInputMode) != "Pipe")
+            {
+                errors.Add($"Channel '{channel.ChannelName}': AugmentedManifestFile is supported only in Pipe input mode.");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ApiValidationException(string.Join(" ", errors));
+        }
+
+        // SageMaker refuses a channel with no data before any job exists.
+        foreach (var channel in request.InputDataConfig ?? [])
+        {
+            var source = channel.DataSource.S3DataSource!;
+            var uri = S3Location.Parse(source.S3Uri);
+            var found = false;
+            try
+            {
+                if (source.S3DataType == "S3Prefix")
+                {
+                    await foreach (var _ in Objects.ListAsync(uri, cancellationToken).ConfigureAwait(false))
+                    {
+                        found = true;
+                        break;
+                    }
+                }
+                else
+                {
+                    found = await Objects.HeadAsync(uri, cancellationToken).ConfigureAwait(false) is not null;
+                }
+            }
+            catch (ObjectStoreException e)
+            {
+                throw new ApiValidationException($"Cannot read the input data source {source.S3Uri} of channel '{channel.ChannelName}': {e.Message}");
+            }
+
+            if (!found)
+            {
+                throw new ApiValidationException(
+                    $"No S3 objects found under S3 URL \"{source.S3Uri}\" given in input data source. Please ensure that the bucket exists in the selected region ({Options.Region}), that objects exist under that S3 prefix, and that the role \"{request.RoleArn}\" has \"s3:ListBucket\" permissions on bucket \"{uri.Bucket}\".");
+            }
+        }
+
+        var instances = request.ResourceConfig.InstanceCount ?? 1;
+        lock (_capacityGate)
+        {
+            if (_instancesInUse + instances > Options.MaxInstances)
+            {
+                throw new ResourceLimitExceededException(
+                    $"The account-level service limit 'training job instances' is {Options.MaxInstances} Instances, with current utilization of {_instancesInUse} Instances and a request delta of {instances} Instances. Wait for running jobs to end, or start the server with a larger --max-instances.");
+            }
+
+            _instancesInUse += instances;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var job = new JobRecord
+        {
+            Name = request.TrainingJobName,
+            Arn = ArnOf(request.TrainingJobName),
+            Sequence = Store.NextSequence(),
+            Definition = request,
+            DefinitionJson = JsonSerializer.Serialize(request, TrainyardJsonContext.Default.CreateTrainingJobRequest),
+            Status = JobStatus.InProgress,
+            SecondaryStatus = SecondaryStatus.Starting,
+            CreationTime = now,
+            LastModifiedTime = now,
+            Tags = [.. request.Tags ?? []],
+        }.WithStatus(JobStatus.InProgress, SecondaryStatus.Starting, SecondaryStatus.StartingMessage, now);
+
+        if (!Store.TryCreate(job))
+        {
+            Release(instances);
+            throw new ResourceInUseException($"Training job names must be unique within an AWS account and region, and a training job with this name already exists ({ArnOf(request.TrainingJobName)})");
+        }
+
+        var runner = new JobRunner(job, Store, Objects, Executor, Options, _logger);
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                await runner.RunAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _running.TryRemove(job.Name, out _);
+                Release(instances);
+            }
+        }, CancellationToken.None);
+        _running[job.Name] = (runner, task);
+        RunnerStarted?.Invoke(runner);
+        return job;
+    }
+
+    private void Release(int instances)
+    {
+        lock (_capacityGate)
+        {
+            _instancesInUse -= instances;
+        }
+    }
+
+    public JobRecord Describe(string name) => Store.Get(name) ?? throw NotFound();
+
+    /// <summary>StopTrainingJob: SIGTERM now, SIGKILL after the grace period; artifacts are still uploaded.</summary>
+    public void Stop(string name)
+    {
+        var job = Store.Get(name) ?? throw NotFound();
+        if (job.IsTerminal)
+        {
+            throw new ApiValidationException($"The training job {job.Name} has already ended with status {job.Status}; only an InProgress job can be stopped.");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        Store.Update(name, j => j.Status == JobStatus.InProgress
+            ? j.WithStatus(JobStatus.Stopping, SecondaryStatus.Stopping, SecondaryStatus.StoppingMessage, now) with { StopReason = SecondaryStatus.Stopped }
+            : null);
+        Runner(name)?.RequestStop();
+    }
+
+    public (List<JobRecord> Page, string? NextToken) List(ListTrainingJobsRequest request) => JobQuery.List(Store.All, request);
+
+    public JobRecord ByArn(string arn)
+    {
+        const string Marker = ":training-job/";
+        var at = arn.IndexOf(Marker, StringComparison.Ordinal);
+        var job = at < 0 ? null : Store.Get(arn[(at + Marker.Length)..]);
+        return job is not null && string.Equals(job.Arn, arn, StringComparison.OrdinalIgnoreCase) ? job : throw NotFound();
+    }
+
+    public void AddTags(string arn, IReadOnlyList<Tag> tags)
+    {
+        var job = ByArn(arn);
+        Store.Update(job.Name, j =>
+        {
+            var list = j.Tags;
+            foreach (var tag in tags)
+            {
+                var existing = list.FindIndex(t => t.Key == tag.Key);
+                list = existing >= 0 ? list.SetItem(existing, tag) : list.Add(tag);
+            }
+
+            if (list.Count > 50)
+            {
+                throw new ResourceLimitExceededException($"A resource can have at most 50 tags; {job.Name} would have {list.Count}.");
+            }
+
+            return j with { Tags = list };
+        });
+    }
+
+    public void DeleteTags(string arn, IReadOnlyList<string> keys)
+    {
+        var job = ByArn(arn);
+        Store.Update(job.Name, j => j with { Tags = j.Tags.RemoveAll(t => keys.Contains(t.Key)) });
+    }
+
+    /// <summary>A job that was running when the server died cannot be reattached yet: it fails, saying so.</summary>
+    private void RecoverInterruptedJobs()
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var job in Store.All.Where(j => !j.IsTerminal).ToList())
+        {
+            var reason = $"InternalServerError: the Trainyard server stopped while this job was {job.SecondaryStatus}; its hosts were ended with it. Jobs are not reattached after a restart yet: create the job again.";
+            Store.Update(job.Name, j => j.IsTerminal ? null : j.WithStatus(JobStatus.Failed, SecondaryStatus.Failed, reason, now) with
+            {
+                FailureReason = reason,
+                TrainingEndTime = now,
+            });
+            LogRecovered(_logger, job.Name, job.SecondaryStatus);
+        }
+    }
+
+    private static ApiValidationException NotFound() => new("Requested resource not found.");
+
+    /// <summary>Waits for every running job to end (stopping them first when <paramref name="stop"/>).</summary>
+    public async Task DrainAsync(bool stop)
+    {
+        if (stop)
+        {
+            foreach (var name in _running.Keys)
+            {
+                try
+                {
+                    Stop(name);
+                }
+                catch (ApiException)
+                {
+                    // ended meanwhile
+                }
+            }
+        }
+
+        await Task.WhenAll(_running.Values.Select(r => r.Task)).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync() => await DrainAsync(stop: true).ConfigureAwait(false);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Job {Job} was {Phase} when the server stopped; it is marked Failed")]
+    private static partial void LogRecovered(ILogger logger, string job, string phase);
+}

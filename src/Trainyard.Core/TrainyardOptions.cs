@@ -1,0 +1,42 @@
+namespace Trainyard;
+
+/// <summary>Server configuration, bound from command-line flags.</summary>
+public sealed record TrainyardOptions
+{
+    /// <summary>Database, job directories and logs live here.</summary>
+    public required string Home { get; init; }
+
+    /// <summary>The local object store's root (<c>s3://bucket/key</c> ↔ <c>&lt;dir&gt;/bucket/key</c>).</summary>
+    public string? ObjectStoreRoot { get; init; }
+
+    /// <summary>Which object store serves s3:// URIs: <c>local</c> (default) or <c>s3</c>.</summary>
+    public string ObjectStore { get; init; } = "local";
+
+    /// <summary>Which executor places hosts: <c>local</c> (default).</summary>
+    public string Executor { get; init; } = "local";
+
+    public string Region { get; init; } = "us-east-1";
+
+    public string AccountId { get; init; } = "000000000000";
+
+    /// <summary>Time between SIGTERM and SIGKILL when a job is stopped (SageMaker: 120 s).</summary>
+    public TimeSpan StopGracePeriod { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Image names (an ECR URI, say) mapped to local algorithm paths.</summary>
+    public IReadOnlyDictionary<string, string> Images { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Instances (hosts) that may run at once; a job that would exceed it gets ResourceLimitExceeded.</summary>
+    public int MaxInstances { get; init; } = 64;
+
+    /// <summary>Run hosts in bubblewrap when it is installed.</summary>
+    public bool Sandbox { get; init; } = true;
+
+    /// <summary>Keep the hosts' input data after a job ends (it is deleted by default).</summary>
+    public bool KeepInputData { get; init; }
+
+    public string ObjectStoreDirectory => ObjectStoreRoot ?? Path.Combine(Home, "objects");
+
+    public string DatabasePath => Path.Combine(Home, "trainyard.db");
+
+    public string JobDirectory(string job) => Path.Combine(Home, "jobs", job);
+}

@@ -1,0 +1,126 @@
+using System.CommandLine;
+
+namespace Trainyard.Cli;
+
+/// <summary>Options several commands share, and how they become <see cref="TrainyardOptions"/>.</summary>
+internal static class CommonOptions
+{
+    public static string DefaultHome =>
+        Environment.GetEnvironmentVariable("TRAINYARD_HOME") is { Length: > 0 } home
+            ? home
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".trainyard");
+
+    public static readonly Option<string> Home = new("--home")
+    {
+        Description = "Directory for the database, job directories and logs (default: $TRAINYARD_HOME or ~/.trainyard)",
+        DefaultValueFactory = _ => DefaultHome,
+    };
+
+    public static readonly Option<string?> ObjectStore = new("--object-store")
+    {
+        Description = "Where s3:// URIs live: a directory (default <home>/objects, s3://bucket/key = <dir>/bucket/key)",
+    };
+
+    public static readonly Option<int> StopGraceSeconds = new("--stop-grace-seconds")
+    {
+        Description = "Seconds between SIGTERM and SIGKILL when a job is stopped or times out",
+        DefaultValueFactory = _ => 120,
+    };
+
+    public static readonly Option<string> Region = new("--region")
+    {
+        Description = "Region used in ARNs and given to algorithms as AWS_REGION",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("AWS_REGION") is { Length: > 0 } r ? r : "us-east-1",
+    };
+
+    public static readonly Option<string> AccountId = new("--account-id")
+    {
+        Description = "12-digit account id used in ARNs",
+        DefaultValueFactory = _ => "000000000000",
+    };
+
+    public static readonly Option<string[]> Images = new("--image")
+    {
+        Description = "Map an image name (an ECR URI, say) to a local algorithm: NAME=PATH (repeatable)",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static readonly Option<int> MaxInstances = new("--max-instances")
+    {
+        Description = "Hosts that may run at once; beyond that CreateTrainingJob answers ResourceLimitExceeded",
+        DefaultValueFactory = _ => 64,
+    };
+
+    public static readonly Option<bool> NoSandbox = new("--no-sandbox")
+    {
+        Description = "Run algorithms as plain processes even where bubblewrap is installed",
+    };
+
+    public static readonly Option<string> Endpoint = new("--endpoint-url")
+    {
+        Description = "The Trainyard server (default: $TRAINYARD_ENDPOINT or http://127.0.0.1:8080)",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRAINYARD_ENDPOINT") is { Length: > 0 } e ? e : "http://127.0.0.1:8080",
+    };
+
+    public static void AddServerOptions(Command command)
+    {
+        command.Options.Add(Home);
+        command.Options.Add(ObjectStore);
+        command.Options.Add(StopGraceSeconds);
+        command.Options.Add(Region);
+        command.Options.Add(AccountId);
+        command.Options.Add(Images);
+        command.Options.Add(MaxInstances);
+        command.Options.Add(NoSandbox);
+    }
+
+    public static TrainyardOptions Build(ParseResult result)
+    {
+        var home = Path.GetFullPath(result.GetValue(Home)!);
+        var images = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var mapping in result.GetValue(Images) ?? [])
+        {
+            var eq = mapping.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new CliException($"--image '{mapping}' must be NAME=PATH.");
+            }
+
+            images[mapping[..eq]] = Path.GetFullPath(mapping[(eq + 1)..]);
+        }
+
+        var imagesFile = Path.Combine(home, "images.json");
+        if (File.Exists(imagesFile))
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(imagesFile));
+            foreach (var p in doc.RootElement.EnumerateObject())
+            {
+                images.TryAdd(p.Name, p.Value.GetString()!);
+            }
+        }
+
+        var grace = result.GetValue(StopGraceSeconds);
+        if (grace < 0)
+        {
+            throw new CliException("--stop-grace-seconds must be 0 or more.");
+        }
+
+        var store = result.GetValue(ObjectStore);
+        if (store == "s3")
+        {
+            throw new CliException("--object-store s3 is not available in this build yet; give a directory.");
+        }
+
+        return new TrainyardOptions
+        {
+            Home = home,
+            ObjectStoreRoot = store is null ? null : Path.GetFullPath(store),
+            StopGracePeriod = TimeSpan.FromSeconds(grace),
+            Region = result.GetValue(Region)!,
+            AccountId = result.GetValue(AccountId)!,
+            Images = images,
+            MaxInstances = result.GetValue(MaxInstances),
+            Sandbox = !result.GetValue(NoSandbox),
+        };
+    }
+}

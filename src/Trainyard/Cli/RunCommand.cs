@@ -1,0 +1,186 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Trainyard.Api;
+using Trainyard.DataPlane;
+using Trainyard.Jobs;
+using Trainyard.Model;
+using Trainyard.Storage;
+
+namespace Trainyard.Cli;
+
+/// <summary>
+/// <c>trainyard run JOB.json</c>: runs one job to its end on an embedded server (or on a running one
+/// with --endpoint-url), printing status changes and the hosts' logs live. Ctrl-C stops the job
+/// gracefully (SIGTERM, grace period, artifacts uploaded); a second Ctrl-C leaves at once.
+/// </summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("job") { Description = "A CreateTrainingJob request as JSON (TrainingJobName gets a timestamp suffix)" };
+        var name = new Option<string?>("--name") { Description = "Exact TrainingJobName to use (no suffix)" };
+        var command = new Command("run", "Run a training job end to end and follow it: status, logs, metrics, artifacts") { file, name };
+        CommonOptions.AddServerOptions(command);
+        command.SetAction(async (result, _) =>
+        {
+            var options = CommonOptions.Build(result);
+            var job = JobFile.Load(result.GetValue(file)!, result.GetValue(name), exactName: false);
+            return await RunEmbeddedAsync(options, job.ToJsonString()).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunEmbeddedAsync(TrainyardOptions options, string requestJson)
+    {
+        var console = Terminal.Console;
+        await using var server = await TrainyardServer.StartAsync(options).ConfigureAwait(false);
+        var jobName = System.Text.Json.Nodes.JsonNode.Parse(requestJson)!["TrainingJobName"]!.GetValue<string>();
+        var done = new TaskCompletionSource<JobRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var printLock = new Lock();
+        var lastSecondary = "";
+        var hosts = 1;
+        var lastProgress = DateTime.MinValue;
+
+        server.Store.Changed += record =>
+        {
+            if (!string.Equals(record.Name, jobName, StringComparison.OrdinalIgnoreCase))
+            {
+                return;
+            }
+
+            lock (printLock)
+            {
+                if (record.SecondaryStatus != lastSecondary)
+                {
+                    lastSecondary = record.SecondaryStatus;
+                    var message = record.Transitions.LastOrDefault()?.StatusMessage ?? "";
+                    console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] [bold]{Markup.Escape(record.Status)}[/] - [blue]{Markup.Escape(record.SecondaryStatus)}[/] {Markup.Escape(message)}");
+                }
+            }
+
+            if (record.IsTerminal)
+            {
+                done.TrySetResult(record);
+            }
+        };
+        server.Jobs.RunnerStarted += runner =>
+        {
+            if (!string.Equals(runner.Name, jobName, StringComparison.OrdinalIgnoreCase))
+            {
+                return;
+            }
+
+            hosts = runner.Job.Definition.ResourceConfig.InstanceCount ?? 1;
+            runner.LogLine += (host, line) =>
+            {
+                lock (printLock)
+                {
+                    var prefix = hosts > 1 ? $"[{host}] " : "";
+                    if (line.StartsWith("[trainyard]", StringComparison.Ordinal))
+                    {
+                        console.MarkupLine($"[grey]{Markup.Escape(prefix + line)}[/]");
+                    }
+                    else
+                    {
+                        console.WriteLine(prefix + line);
+                    }
+                }
+            };
+            runner.Progress += (host, bytes, total, n, count) =>
+            {
+                lock (printLock)
+                {
+                    if (n != count && (DateTime.UtcNow - lastProgress).TotalMilliseconds < 500)
+                    {
+                        return;
+                    }
+
+                    lastProgress = DateTime.UtcNow;
+                    console.MarkupLine($"[grey]{Markup.Escape(ProgressBar(host, bytes, total, n, count))}[/]");
+                }
+            };
+        };
+
+        var interrupts = 0;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (Interlocked.Increment(ref interrupts) == 1)
+            {
+                e.Cancel = true;
+                console.MarkupLine("[yellow]Stopping the job (SIGTERM to the algorithm, then the grace period; Ctrl-C again to leave at once)…[/]");
+                try
+                {
+                    server.Jobs.Stop(jobName);
+                }
+                catch (ApiException)
+                {
+                    // already ended
+                }
+            }
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            using var client = new SageMakerClient(server.Address);
+            try
+            {
+                var created = await client.CreateTrainingJobAsync(requestJson, CancellationToken.None).ConfigureAwait(false);
+                console.MarkupLine($"[green]Created[/] {Markup.Escape(created.TrainingJobArn)}");
+                console.MarkupLine($"[grey]Endpoint {server.Address} (aws sagemaker describe-training-job --training-job-name {Markup.Escape(jobName)} --endpoint-url {server.Address})[/]");
+            }
+            catch (ApiException e)
+            {
+                console.MarkupLine($"[red]{Markup.Escape(e.ErrorType)}[/]: {Markup.Escape(e.Message)}");
+                return 2;
+            }
+
+            var final = await done.Task.ConfigureAwait(false);
+            PrintSummary(console, final, options);
+            return final.Status == JobStatus.Completed ? 0 : 1;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static string ProgressBar(string host, long bytes, long total, int n, int count)
+    {
+        const int Width = 30;
+        var fraction = total == 0 ? 1.0 : bytes / (double)total;
+        var filled = (int)Math.Round(fraction * Width);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"[{host}] Downloading [{new string('#', filled)}{new string('.', Width - filled)}] {fraction * 100,5:F1}%  {FileChannelLoader.Format(bytes)} / {FileChannelLoader.Format(total)}  {n}/{count} objects");
+    }
+
+    private static void PrintSummary(IAnsiConsole console, JobRecord job, TrainyardOptions options)
+    {
+        var color = job.Status == JobStatus.Completed ? "green" : job.Status == JobStatus.Stopped ? "yellow" : "red";
+        console.MarkupLine($"[{color} bold]{Markup.Escape(job.Status)}[/] {Markup.Escape(job.Name)}");
+        if (job.FailureReason is not null)
+        {
+            console.MarkupLine($"[red]FailureReason:[/] {Markup.Escape(job.FailureReason)}");
+        }
+
+        foreach (var metric in job.FinalMetrics)
+        {
+            console.MarkupLine($"Metric {Markup.Escape(metric.MetricName)} = {metric.Value.ToString(CultureInfo.InvariantCulture)}");
+        }
+
+        if (job.TrainingStartTime is { } start && job.TrainingEndTime is { } end)
+        {
+            console.MarkupLine($"Training time: {(end - start).TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)} s");
+        }
+
+        if (job.ModelArtifacts is { } model)
+        {
+            var local = S3Location.TryParse(model, out var location)
+                ? new LocalObjectStore(options.ObjectStoreDirectory).PathOf(location)
+                : null;
+            console.MarkupLine($"Model artifacts: {Markup.Escape(model)}" + (local is not null && File.Exists(local) ? $" [grey]({Markup.Escape(local)})[/]" : ""));
+        }
+
+        console.MarkupLine($"[grey]Logs: {Markup.Escape(Path.Combine(options.JobDirectory(job.Name), "logs"))}[/]");
+    }
+}

@@ -1,0 +1,26 @@
+using System.CommandLine;
+using Trainyard.Api;
+
+namespace Trainyard.Cli;
+
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var port = new Option<int>("--port") { Description = "TCP port to listen on", DefaultValueFactory = _ => 8080 };
+        var bind = new Option<string>("--bind") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        var command = new Command("serve", "Serve SageMaker's training API (AWS JSON 1.1) for the AWS CLI, boto3 and the SDKs (--endpoint-url)") { port, bind };
+        CommonOptions.AddServerOptions(command);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var options = CommonOptions.Build(result);
+            await using var server = await TrainyardServer.StartAsync(options, result.GetValue(bind)!, result.GetValue(port), cancellationToken: cancellationToken).ConfigureAwait(false);
+            Console.Error.WriteLine($"Trainyard is serving SageMaker's training API at {server.Address} (home {options.Home}, objects {options.ObjectStoreDirectory}).");
+            Console.Error.WriteLine($"Try: aws sagemaker list-training-jobs --endpoint-url {server.Address}");
+            await server.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
+            Console.Error.WriteLine("Shutting down: stopping running jobs.");
+            return 0;
+        });
+        return command;
+    }
+}
