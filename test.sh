@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs Trainyard's whole test suite on a fresh Debian machine: installs what the tests drive for real
+# (bubblewrap, Debian's AWS CLI v2, boto3), then runs every test project.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DEBIAN_FRONTEND=noninteractive
+
+missing=()
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+[ -x /usr/bin/aws ] || missing+=(awscli)
+/usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)
+command -v setsid >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing ${missing[*]} (Debian packages)…"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq "${missing[@]}" >/dev/null; fi
+fi
+
+for setup in "$root"/.ci/setup-*.sh; do
+  [ -e "$setup" ] && bash "$setup"
+done
+
+log="$(mktemp)"
+status=0
+dotnet test Trainyard.slnx -c Release --nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
+# One plain closing line for whoever reads the log.
+passed=$(grep -Eo '^ *Passed: +[0-9]+' "$log" | awk '{s+=$NF} END {print s+0}')
+failed=$(grep -Eo '^ *Failed: +[0-9]+' "$log" | awk '{s+=$NF} END {print s+0}')
+rm -f "$log"
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit $status
