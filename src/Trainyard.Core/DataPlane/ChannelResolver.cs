@@ -23,7 +23,6 @@ public static class ChannelResolver
         switch (source.S3DataType)
         {
             case "S3Prefix":
-                var cut = uri.IsFile ? uri.Key.TrimEnd('/').Length + 1 : uri.Key.LastIndexOf('/') + 1;
                 await foreach (var info in store.ListAsync(uri, cancellationToken).ConfigureAwait(false))
                 {
                     if (info.Location.Key.EndsWith('/'))
@@ -31,8 +30,7 @@ public static class ChannelResolver
                         continue; // a "folder" marker, not data
                     }
 
-                    var relative = info.Location.Key.Length > cut ? info.Location.Key[cut..] : Path.GetFileName(info.Location.Key);
-                    result.Add(new ChannelObject(info, relative));
+                    result.Add(new ChannelObject(info, RelativePath(uri, info.Location)));
                 }
 
                 break;
@@ -62,6 +60,30 @@ public static class ChannelResolver
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Where an object lands below the channel directory: its key with the prefix removed, as SageMaker
+    /// does (s3://b/train or s3://b/train/ and key train/a/x.csv give a/x.csv). A prefix that ends inside
+    /// a name (s3://b/train/part matching train/part-1.csv) keeps the name: part-1.csv.
+    /// </summary>
+    public static string RelativePath(S3Location prefix, S3Location key)
+    {
+        if (prefix.IsFile)
+        {
+            var root = prefix.Key.TrimEnd('/');
+            return key.Key.Length > root.Length + 1 ? key.Key[(root.Length + 1)..] : Path.GetFileName(key.Key);
+        }
+
+        var rest = key.Key[prefix.Key.Length..];
+        if (prefix.Key.Length == 0 || prefix.Key.EndsWith('/') || rest.StartsWith('/'))
+        {
+            rest = rest.TrimStart('/');
+            return rest.Length > 0 ? rest : Path.GetFileName(key.Key);
+        }
+
+        var slash = prefix.Key.LastIndexOf('/');
+        return key.Key[(slash + 1)..];
     }
 
     /// <summary>The share of <paramref name="all"/> that host <paramref name="hostIndex"/> (0-based) of <paramref name="hostCount"/> receives.</summary>
