@@ -125,7 +125,7 @@ public sealed partial class JobRunner : IHostEvents
 
         await runtimeTimer.DisposeAsync().ConfigureAwait(false);
         var current = _store.Get(Job.Name)!;
-        var failed = results.Where(r => !r.Succeeded && !(r.Stopped && current.StopReason is not null)).OrderBy(r => r.HostName, StringComparer.Ordinal).ToList();
+        var failed = results.Where(r => !r.Succeeded && !(r.Stopped && current.StopReason is not null)).OrderBy(r => r.Stopped).ThenBy(r => r.HostName, StringComparer.Ordinal).ToList();
         string? failure = null;
         if (current.StopReason is null && failed.Count > 0)
         {

@@ -93,8 +93,11 @@ public sealed class TestServer : IAsyncDisposable
     public async Task WaitForSecondaryAsync(string name, string secondary, TimeSpan? timeout = null) =>
         await Poll.UntilAsync(() => Server.Store.Get(name)?.SecondaryStatus == secondary, timeout ?? TimeSpan.FromSeconds(30), $"job {name} to reach {secondary}");
 
-    public string LogOf(string name) =>
-        string.Join("\n", Directory.GetFiles(Path.Combine(Options.JobDirectory(name), "logs")).Order().Select(File.ReadAllText));
+    public string LogOf(string name)
+    {
+        var dir = Path.Combine(Options.JobDirectory(name), "logs");
+        return Directory.Exists(dir) ? string.Join("\n", Directory.GetFiles(dir).Order().Select(File.ReadAllText)) : "";
+    }
 
     public async ValueTask DisposeAsync()
     {
