@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using Trainyard.Tests.Support;
+
+namespace Trainyard.Tests.Cli;
+
+/// <summary>The README's first command, and the CLI's other commands, run for real.</summary>
+public sealed class RunCommandTests
+{
+    [Fact]
+    public async Task Run_ReadmeExample_TrainsARealModelAndExitsZero()
+    {
+        using var home = new TempDirectory("cli-home");
+        var (code, stdout, stderr) = await TrainyardCli.RunAsync(TrainyardCli.RepositoryRoot, "run", "examples/iris-softmax/job.json", "--home", home.Path);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("Completed - Completed Training job completed", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"Metric validation:accuracy = 0\.9\d*", stdout);
+
+        // The model is real: a JSON file with learned weights, inside the uploaded model.tar.gz.
+        var archive = Directory.GetFiles(Path.Combine(home.Path, "objects", "trainyard-examples"), "model.tar.gz", SearchOption.AllDirectories).Single();
+        var model = JsonNode.Parse(TarGz.Entries(archive)["model.json"])!;
+        Assert.Equal(["setosa", "versicolor", "virginica"], model["classes"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.True(model["validation_accuracy"]!.GetValue<double>() >= 0.9);
+        Assert.Equal(3, model["weights"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task Run_FailingJob_ExitsNonZeroWithTheReason()
+    {
+        using var home = new TempDirectory("cli-home");
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\necho 'AlgorithmError: no data' > /opt/ml/output/failure\nexit 1\n");
+        var job = dir.Write("job.json", TestJobs.Request("failing", image).ToJsonString());
+        var (code, stdout, _) = await TrainyardCli.RunAsync(dir.Path, "run", job, "--home", home.Path);
+        Assert.Equal(1, code);
+        Assert.Contains("FailureReason: AlgorithmError: no data", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_InvalidJobFile_SaysWhatIsWrong()
+    {
+        using var home = new TempDirectory("cli-home");
+        using var dir = new TempDirectory();
+        var job = dir.Write("job.json", "{ not json");
+        var (code, _, stderr) = await TrainyardCli.RunAsync(dir.Path, "run", job, "--home", home.Path);
+        Assert.Equal(2, code);
+        Assert.Contains("is not valid JSON", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task JobsCommands_AgainstARunningServer_ListDescribeLogs()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\necho line one\necho line two >&2\n");
+        var name = TestJobs.UniqueName("logs");
+        await server.CreateAsync(TestJobs.Request(name, image));
+        await server.WaitForEndAsync(name);
+        var endpoint = server.Address.ToString();
+
+        var list = await TrainyardCli.RunAsync(dir.Path, "jobs", "list", "--endpoint-url", endpoint);
+        Assert.True(list.ExitCode == 0, list.Stderr);
+        Assert.Contains(name, list.Stdout, StringComparison.Ordinal);
+
+        var describe = await TrainyardCli.RunAsync(dir.Path, "jobs", "describe", name, "--endpoint-url", endpoint);
+        Assert.Equal("Completed", JsonNode.Parse(describe.Stdout)!["TrainingJobStatus"]!.GetValue<string>());
+
+        var logs = await TrainyardCli.RunAsync(dir.Path, "jobs", "logs", name, "--follow", "--home", server.Home, "--endpoint-url", endpoint);
+        Assert.True(logs.ExitCode == 0, logs.Stderr);
+        Assert.Contains("line one", logs.Stdout, StringComparison.Ordinal);
+        Assert.Contains("line two", logs.Stdout, StringComparison.Ordinal);
+        Assert.Single(Directory.GetFiles(Path.Combine(server.Options.JobDirectory(name), "logs")), f => Path.GetFileName(f).StartsWith("algo-1-", StringComparison.Ordinal));
+
+        var help = await TrainyardCli.RunAsync(dir.Path, "--help");
+        Assert.Contains("serve", help.Stdout, StringComparison.Ordinal);
+        Assert.Contains("run", help.Stdout, StringComparison.Ordinal);
+    }
+}
