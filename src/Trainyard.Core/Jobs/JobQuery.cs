@@ -30,52 +30,89 @@ public static class JobQuery
             }
         }
 
-        var matching = jobs.Where(j => Matches(j, request)).ToList();
-        Comparison<JobRecord> compare = (a, b) =>
+        // One pass: keep the first MaxResults jobs after the cursor (a bounded heap, O(n log k)), and
+        // count whether more follow. No full sort of the store per page.
+        var comparer = new KeyComparer(order == "Descending");
+        SortKey? cursor = after is null ? null : SortKey.FromToken(sortBy, after.Key, after.Name);
+        var heap = new PriorityQueue<JobRecord, SortKey>(max + 1, new KeyComparer(order != "Descending"));
+        var more = false;
+        foreach (var job in jobs)
         {
-            var c = string.CompareOrdinal(Key(a, sortBy), Key(b, sortBy));
+            if (!Matches(job, request))
+            {
+                continue;
+            }
+
+            var key = SortKey.Of(job, sortBy);
+            if (cursor is { } c && comparer.Compare(key, c) <= 0)
+            {
+                continue;
+            }
+
+            heap.Enqueue(job, key);
+            if (heap.Count > max)
+            {
+                heap.Dequeue(); // drops the one that sorts last
+                more = true;
+            }
+        }
+
+        var page = new List<JobRecord>(heap.Count);
+        while (heap.TryDequeue(out var job, out _))
+        {
+            page.Add(job);
+        }
+
+        page.Reverse();
+        string? next = null;
+        if (more && page.Count > 0)
+        {
+            var last = page[^1];
+            next = Encode(new PageToken(sortBy, order, filter, SortKey.Of(last, sortBy).TokenValue, last.Name));
+        }
+
+        return (page, next);
+    }
+
+    /// <summary>A job's position in a sort: creation ticks or a string, then the name.</summary>
+    private readonly record struct SortKey(long Number, string Text, string Name)
+    {
+        public string TokenValue => Text.Length > 0 ? Text : Number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        public static SortKey Of(JobRecord j, string sortBy) => sortBy switch
+        {
+            "Name" => new SortKey(0, "", j.Name),
+            "Status" => new SortKey(0, j.Status, j.Name),
+            _ => new SortKey(j.CreationTime.UtcTicks, "", j.Name),
+        };
+
+        public static SortKey FromToken(string sortBy, string value, string name) => sortBy switch
+        {
+            "Name" => new SortKey(0, "", name),
+            "Status" => new SortKey(0, value, name),
+            _ => long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var ticks)
+                ? new SortKey(ticks, "", name)
+                : throw new ApiValidationException("The NextToken is not valid for this request."),
+        };
+    }
+
+    private sealed class KeyComparer(bool descending) : IComparer<SortKey>
+    {
+        public int Compare(SortKey a, SortKey b)
+        {
+            var c = a.Number.CompareTo(b.Number);
+            if (c == 0)
+            {
+                c = string.CompareOrdinal(a.Text, b.Text);
+            }
+
             if (c == 0)
             {
                 c = string.CompareOrdinal(a.Name, b.Name);
             }
 
-            return order == "Ascending" ? c : -c;
-        };
-        matching.Sort(compare);
-        var start = 0;
-        if (after is not null)
-        {
-            start = matching.Count;
-            for (var i = 0; i < matching.Count; i++)
-            {
-                var c = string.CompareOrdinal(Key(matching[i], sortBy), after.Key);
-                if (c == 0)
-                {
-                    c = string.CompareOrdinal(matching[i].Name, after.Name);
-                }
-
-                if (order == "Descending")
-                {
-                    c = -c;
-                }
-
-                if (c > 0)
-                {
-                    start = i;
-                    break;
-                }
-            }
+            return descending ? -c : c;
         }
-
-        var page = matching.Skip(start).Take(max).ToList();
-        string? next = null;
-        if (start + page.Count < matching.Count && page.Count > 0)
-        {
-            var last = page[^1];
-            next = Encode(new PageToken(sortBy, order, filter, Key(last, sortBy), last.Name));
-        }
-
-        return (page, next);
     }
 
     private static bool Matches(JobRecord j, ListTrainingJobsRequest r) =>
@@ -85,14 +122,6 @@ public static class JobQuery
         && (r.CreationTimeBefore is null || j.CreationTime < r.CreationTimeBefore)
         && (r.LastModifiedTimeAfter is null || j.LastModifiedTime > r.LastModifiedTimeAfter)
         && (r.LastModifiedTimeBefore is null || j.LastModifiedTime < r.LastModifiedTimeBefore);
-
-    // Keys compare ordinally: creation times as fixed-width tick counts.
-    private static string Key(JobRecord j, string sortBy) => sortBy switch
-    {
-        "Name" => j.Name,
-        "Status" => j.Status,
-        _ => j.CreationTime.UtcTicks.ToString("D20", System.Globalization.CultureInfo.InvariantCulture),
-    };
 
     private static string FilterKey(ListTrainingJobsRequest r) =>
         $"{r.StatusEquals}|{r.NameContains}|{r.CreationTimeAfter?.UtcTicks}|{r.CreationTimeBefore?.UtcTicks}|{r.LastModifiedTimeAfter?.UtcTicks}|{r.LastModifiedTimeBefore?.UtcTicks}";

@@ -1,0 +1,17 @@
+using Trainyard.Bench;
+
+// Benchmarks that compare Trainyard with its peers on this machine; see docs/benchmarks.md for the
+// commands and the numbers. Usage: trainyard-bench <benchmark> [options]
+var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Ordinal)
+{
+    ["startup"] = StartupBench.RunAsync,
+    ["seed"] = SeedBench.RunAsync,
+};
+
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
+{
+    Console.Error.WriteLine($"usage: trainyard-bench <{string.Join("|", benchmarks.Keys)}> [options]");
+    return 2;
+}
+
+return await run(args[1..]);

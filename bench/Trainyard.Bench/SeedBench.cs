@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text.Json;
+using Trainyard.Jobs;
+using Trainyard.Model;
+
+namespace Trainyard.Bench;
+
+/// <summary>
+/// Fills a home directory's job store with N completed jobs (as a long-lived server would hold), for
+/// load tests of Describe and List with wrk. Usage: seed HOME [count=10000]
+/// </summary>
+internal static class SeedBench
+{
+    public static Task<int> RunAsync(string[] args)
+    {
+        var home = args[0];
+        var count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000;
+        Directory.CreateDirectory(home);
+        using var store = new JobStore(Path.Combine(home, "trainyard.db"));
+        var template = """
+            {"TrainingJobName": "NAME", "RoleArn": "arn:aws:iam::123456789012:role/r",
+             "AlgorithmSpecification": {"TrainingImage": "/opt/algo", "TrainingInputMode": "File"},
+             "HyperParameters": {"epochs": "10", "learning_rate": "0.1"},
+             "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bench/train/"}}}],
+             "OutputDataConfig": {"S3OutputPath": "s3://bench/out"},
+             "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+             "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}
+            """;
+        var start = DateTimeOffset.UtcNow.AddDays(-1);
+        for (var i = store.Count; i < count; i++)
+        {
+            var name = $"bench-job-{i:D6}";
+            var request = JsonSerializer.Deserialize(template.Replace("NAME", name, StringComparison.Ordinal), TrainyardJsonContext.Default.CreateTrainingJobRequest)!;
+            var created = start.AddSeconds(i);
+            var job = new JobRecord
+            {
+                Name = name,
+                Arn = $"arn:aws:sagemaker:us-east-1:000000000000:training-job/{name}",
+                Sequence = store.NextSequence(),
+                Definition = request,
+                DefinitionJson = JsonSerializer.Serialize(request, TrainyardJsonContext.Default.CreateTrainingJobRequest),
+                Status = JobStatus.InProgress,
+                SecondaryStatus = SecondaryStatus.Starting,
+                CreationTime = created,
+                LastModifiedTime = created,
+            }
+                .WithStatus(JobStatus.InProgress, SecondaryStatus.Starting, SecondaryStatus.StartingMessage, created)
+                .WithStatus(JobStatus.InProgress, SecondaryStatus.Downloading, SecondaryStatus.DownloadingMessage, created.AddSeconds(1))
+                .WithStatus(JobStatus.InProgress, SecondaryStatus.Training, SecondaryStatus.TrainingMessage, created.AddSeconds(2))
+                .WithStatus(JobStatus.InProgress, SecondaryStatus.Uploading, SecondaryStatus.UploadingMessage, created.AddSeconds(60))
+                .WithStatus(i % 10 == 0 ? JobStatus.Failed : JobStatus.Completed, i % 10 == 0 ? SecondaryStatus.Failed : SecondaryStatus.Completed, SecondaryStatus.CompletedMessage, created.AddSeconds(61))
+                with { TrainingStartTime = created.AddSeconds(1), TrainingEndTime = created.AddSeconds(61), ModelArtifacts = $"s3://bench/out/{name}/output/model.tar.gz" };
+            store.TryCreate(job);
+        }
+
+        Console.WriteLine($"{store.Count} jobs in {home}");
+        return Task.FromResult(0);
+    }
+}

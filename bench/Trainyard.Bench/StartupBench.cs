@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using Trainyard.Api;
+
+namespace Trainyard.Bench;
+
+/// <summary>
+/// Time from CreateTrainingJob returning to the algorithm's first instruction, on the local executor
+/// with a sandboxed host. The algorithm records CLOCK_REALTIME as its first act; the client records it
+/// as Create returns. Usage: startup [runs=30] [sh|python|both] [channel|nochannel]
+/// </summary>
+internal static class StartupBench
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 30;
+        var kinds = args.Length > 1 && args[1] != "both" ? [args[1]] : new[] { "sh", "python" };
+        var withChannel = args.Length <= 2 || args[2] != "nochannel";
+        var root = Path.Combine(Path.GetTempPath(), "trainyard-bench-startup-" + Environment.ProcessId);
+        Directory.CreateDirectory(root);
+        try
+        {
+            await using var server = await TrainyardServer.StartAsync(new TrainyardOptions { Home = Path.Combine(root, "home") });
+            using var http = new HttpClient { BaseAddress = server.Address };
+            var images = new Dictionary<string, string>
+            {
+                // Bash's EPOCHREALTIME is read without starting another process.
+                ["sh"] = WriteImage(root, "sh", "#!/bin/bash\necho $EPOCHREALTIME > /opt/ml/model/t\n"),
+                ["python"] = WriteImage(root, "python", "#!/usr/bin/python3 -S\nimport time\nt = time.time()\nopen('/opt/ml/model/t', 'w').write(repr(t))\n"),
+            };
+            var data = Path.Combine(root, "home", "objects", "bench", "empty-channel");
+            Directory.CreateDirectory(data);
+            File.WriteAllText(Path.Combine(data, "tiny.csv"), "1\n");
+
+            foreach (var kind in kinds)
+            {
+                // Warm up: JIT, the sandbox, the page cache.
+                for (var i = 0; i < 3; i++)
+                {
+                    await MeasureAsync(http, server, images[kind], withChannel, $"warm-{kind}-{i}");
+                }
+
+                var samples = new List<double>();
+                for (var i = 0; i < runs; i++)
+                {
+                    samples.Add(await MeasureAsync(http, server, images[kind], withChannel, $"run-{kind}-{i}"));
+                }
+
+                samples.Sort();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"startup algorithm={kind} channel={withChannel} runs={runs}: median {samples[runs / 2]:F1} ms, p90 {samples[(int)(runs * 0.9)]:F1} ms, min {samples[0]:F1} ms, max {samples[^1]:F1} ms"));
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+
+        return 0;
+    }
+
+    private static string WriteImage(string root, string name, string script)
+    {
+        var dir = Path.Combine(root, "images", name);
+        Directory.CreateDirectory(dir);
+        var train = Path.Combine(dir, "train");
+        File.WriteAllText(train, script);
+        File.SetUnixFileMode(train, (UnixFileMode)0b111_101_101);
+        return dir;
+    }
+
+    private static async Task<double> MeasureAsync(HttpClient http, TrainyardServer server, string image, bool withChannel, string name)
+    {
+        var channel = withChannel
+            ? """, "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bench/empty-channel/"}}}]"""
+            : "";
+        var body = $$"""
+            {"TrainingJobName": "{{name}}", "RoleArn": "arn:aws:iam::123456789012:role/r",
+             "AlgorithmSpecification": {"TrainingImage": "{{image}}", "TrainingInputMode": "File"},
+             "OutputDataConfig": {"S3OutputPath": "s3://bench/out"},
+             "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+             "StoppingCondition": {"MaxRuntimeInSeconds": 60}{{channel}}}
+            """;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(body, Encoding.UTF8) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-amz-json-1.1");
+        request.Headers.Add("X-Amz-Target", "SageMaker.CreateTrainingJob");
+        using var response = await http.SendAsync(request);
+        var returned = DateTimeOffset.UtcNow;
+        response.EnsureSuccessStatusCode();
+        var sw = Stopwatch.StartNew();
+        while (server.Store.Get(name) is not { IsTerminal: true })
+        {
+            if (sw.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new TimeoutException($"job {name} did not end");
+            }
+
+            await Task.Delay(2);
+        }
+
+        var started = double.Parse(ReadMarker(server, name), CultureInfo.InvariantCulture);
+        return (started - (returned - DateTimeOffset.UnixEpoch).TotalSeconds) * 1000.0;
+    }
+
+    private static string ReadMarker(TrainyardServer server, string name)
+    {
+        var archive = Path.Combine(server.Jobs.Options.ObjectStoreDirectory, "bench", "out", name, "output", "model.tar.gz");
+        using var file = File.OpenRead(archive);
+        using var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress);
+        using var tar = new System.Formats.Tar.TarReader(gzip);
+        while (tar.GetNextEntry() is { } entry)
+        {
+            if (entry.Name == "t")
+            {
+                using var reader = new StreamReader(entry.DataStream!);
+                return reader.ReadToEnd().Trim();
+            }
+        }
+
+        throw new InvalidOperationException("the algorithm wrote no timestamp");
+    }
+}
