@@ -25,8 +25,8 @@ log="$(mktemp)"
 status=0
 dotnet test Trainyard.slnx -c Release --nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
 # One plain closing line for whoever reads the log.
-passed=$(grep -Eo '^ *Passed: +[0-9]+' "$log" | awk '{s+=$NF} END {print s+0}')
-failed=$(grep -Eo '^ *Failed: +[0-9]+' "$log" | awk '{s+=$NF} END {print s+0}')
+passed=$( (grep -Eo '^ *Passed: +[0-9]+' "$log" || true) | awk '{s+=$NF} END {print s+0}')
+failed=$( (grep -Eo '^ *Failed: +[0-9]+' "$log" || true) | awk '{s+=$NF} END {print s+0}')
 rm -f "$log"
 echo "${passed:-0} passed, ${failed:-0} failed"
 exit $status
