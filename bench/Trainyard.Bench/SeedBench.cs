@@ -39,6 +39,7 @@ internal static class SeedBench
                 Sequence = store.NextSequence(),
                 Definition = request,
                 DefinitionJson = JsonSerializer.Serialize(request, TrainyardJsonContext.Default.CreateTrainingJobRequest),
+                ImagePath = "/opt/algo",
                 Status = JobStatus.InProgress,
                 SecondaryStatus = SecondaryStatus.Starting,
                 CreationTime = created,

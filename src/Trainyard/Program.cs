@@ -7,6 +7,7 @@ var root = new RootCommand("Trainyard runs Amazon SageMaker training jobs on you
     RunCommand.Create(),
     ServeCommand.Create(),
     JobsCommand.Create(),
+    AlgorithmsCommand.Create(),
 };
 
 try

@@ -12,9 +12,12 @@ namespace Trainyard.Api;
 /// one <c>ValidationException</c>), deserialises it into its shape and calls the service. Nothing a
 /// client sends makes it answer 500.
 /// </summary>
-public sealed partial class SageMakerApi(TrainingJobService jobs, ILogger<SageMakerApi> logger)
+public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algorithms.AlgorithmService algorithms, ILogger<SageMakerApi> logger)
 {
     private const string Prefix = "SageMaker.";
+
+    /// <summary>Trainyard's own operation, beyond SageMaker's API: a job's whole metric series.</summary>
+    public const string MetricsTarget = "Trainyard.GetTrainingJobMetrics";
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -39,6 +42,12 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, ILogger<SageMa
             }
 
             var target = request.Headers["X-Amz-Target"].ToString();
+            if (target == MetricsTarget)
+            {
+                await GetMetricsAsync(body.AsMemory(0, length), response).ConfigureAwait(false);
+                return;
+            }
+
             if (!target.StartsWith(Prefix, StringComparison.Ordinal) || !ServiceModel.Instance.Operations.TryGetValue(target[Prefix.Length..], out var operation))
             {
                 await AwsJsonProtocol.WriteErrorAsync(response, "UnknownOperationException", 400,
@@ -139,9 +148,90 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, ILogger<SageMa
                 break;
             }
 
+            case "CreateAlgorithm":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.CreateAlgorithmInput);
+                var record = algorithms.Create(input);
+                await AwsJsonProtocol.WriteAsync(response, new CreateAlgorithmOutput(record.Arn), TrainyardJsonContext.Default.CreateAlgorithmOutput).ConfigureAwait(false);
+                break;
+            }
+
+            case "DescribeAlgorithm":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.DescribeAlgorithmInput);
+                await AwsJsonProtocol.WriteAsync(response, algorithms.Describe(input.AlgorithmName).Describe(), TrainyardJsonContext.Default.DescribeAlgorithmOutput).ConfigureAwait(false);
+                break;
+            }
+
+            case "ListAlgorithms":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.ListAlgorithmsInput);
+                var (page, next) = algorithms.List(input);
+                var summaries = page.Select(a => new AlgorithmSummary
+                {
+                    AlgorithmName = a.Name,
+                    AlgorithmArn = a.Arn,
+                    AlgorithmDescription = a.Definition.AlgorithmDescription,
+                    CreationTime = a.CreationTime,
+                    AlgorithmStatus = a.Status,
+                }).ToList();
+                await AwsJsonProtocol.WriteAsync(response, new ListAlgorithmsOutput(summaries, next), TrainyardJsonContext.Default.ListAlgorithmsOutput).ConfigureAwait(false);
+                break;
+            }
+
+            case "DeleteAlgorithm":
+            {
+                var input = Parse(body, operation, TrainyardJsonContext.Default.DeleteAlgorithmInput);
+                algorithms.Delete(input.AlgorithmName);
+                await AwsJsonProtocol.WriteAsync(response, new EmptyResponse(), TrainyardJsonContext.Default.EmptyResponse).ConfigureAwait(false);
+                break;
+            }
+
             default:
                 throw new ApiException("UnknownOperationException", 400, $"The operation {operation.Name} is not served by Trainyard yet.");
         }
+    }
+
+    private async Task GetMetricsAsync(ReadOnlyMemory<byte> body, HttpResponse response)
+    {
+        GetTrainingJobMetricsInput? input;
+        try
+        {
+            input = JsonSerializer.Deserialize(body.Span, TrainyardJsonContext.Default.GetTrainingJobMetricsInput);
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException("SerializationException", 400, $"The request body is not a GetTrainingJobMetrics request: {e.Message}");
+        }
+
+        if (input?.TrainingJobName is not { Length: > 0 } name)
+        {
+            throw new ApiValidationException("Value null at 'trainingJobName' failed to satisfy constraint: Member must not be null");
+        }
+
+        var job = jobs.Describe(name);
+        var points = new List<MetricPoint>();
+        var path = JobRunner.MetricSeriesPath(jobs.Options.JobDirectory(job.Name));
+        if (File.Exists(path))
+        {
+            using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+            while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
+            {
+                try
+                {
+                    if (JsonSerializer.Deserialize(line, TrainyardJsonContext.Default.MetricPoint) is { } point)
+                    {
+                        points.Add(point);
+                    }
+                }
+                catch (JsonException)
+                {
+                    // a line still being written
+                }
+            }
+        }
+
+        await AwsJsonProtocol.WriteAsync(response, new GetTrainingJobMetricsOutput(job.Name, points), TrainyardJsonContext.Default.GetTrainingJobMetricsOutput).ConfigureAwait(false);
     }
 
     /// <summary>Checks the body against the operation's input shape, then reads it as <typeparamref name="T"/>.</summary>

@@ -26,6 +26,8 @@ public sealed class TrainyardServer : IAsyncDisposable
 
     public JobStore Store { get; }
 
+    public Algorithms.AlgorithmService Algorithms { get; private init; } = null!;
+
     /// <summary>The address the server listens on, e.g. <c>http://127.0.0.1:8080</c>.</summary>
     public Uri Address { get; private set; } = null!;
 
@@ -64,14 +66,17 @@ public sealed class TrainyardServer : IAsyncDisposable
             "local" => new LocalExecutor(objects, sp.GetRequiredService<ILoggerFactory>()),
             _ => throw new InvalidOperationException($"Unknown executor '{options.Executor}'. Known executors: local."),
         });
+        var algorithms = new Algorithms.AlgorithmStore(options.DatabasePath);
+        builder.Services.AddSingleton(algorithms);
         builder.Services.AddSingleton<TrainingJobService>();
+        builder.Services.AddSingleton<Algorithms.AlgorithmService>();
         builder.Services.AddSingleton<SageMakerApi>();
         var app = builder.Build();
         var api = app.Services.GetRequiredService<SageMakerApi>();
         app.Run(api.HandleAsync);
         var jobs = app.Services.GetRequiredService<TrainingJobService>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var server = new TrainyardServer(app, jobs, store);
+        var server = new TrainyardServer(app, jobs, store) { Algorithms = app.Services.GetRequiredService<Algorithms.AlgorithmService>() };
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(address);
         return server;
@@ -86,5 +91,6 @@ public sealed class TrainyardServer : IAsyncDisposable
         await Jobs.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         Store.Dispose();
+        Algorithms.Store.Dispose();
     }
 }

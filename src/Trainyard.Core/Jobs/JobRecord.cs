@@ -17,6 +17,9 @@ public sealed record JobRecord
     /// <summary>The request as accepted, exactly as it will be shown in trainingjobconfig.json.</summary>
     public required string DefinitionJson { get; init; }
 
+    /// <summary>The algorithm this job runs: TrainingImage, or the image of its AlgorithmName, resolved.</summary>
+    public required string ImagePath { get; init; }
+
     public required string Status { get; init; }
     public required string SecondaryStatus { get; init; }
     public string? FailureReason { get; init; }

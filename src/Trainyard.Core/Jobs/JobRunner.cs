@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Trainyard.Artifacts;
@@ -26,7 +27,9 @@ public sealed partial class JobRunner : IHostEvents
     private readonly Lock _gate = new();
     private readonly HashSet<string> _downloading = [];
     private readonly HashSet<string> _training = [];
-    private readonly List<(MetricDefinition Definition, Regex Regex)> _metrics = [];
+    private readonly List<(MetricDefinition Definition, Regex? Regex)> _metrics = [];
+    private StreamWriter? _metricSeries;
+    private DateTimeOffset _lastMetricFlush;
     private readonly Dictionary<string, MetricData> _lastMetrics = new(StringComparer.Ordinal);
     private int _hostCount;
 
@@ -40,7 +43,7 @@ public sealed partial class JobRunner : IHostEvents
         _logger = logger;
         foreach (var m in job.Definition.AlgorithmSpecification.MetricDefinitions ?? [])
         {
-            _metrics.Add((m, new Regex(m.Regex, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(50))));
+            _metrics.Add((m, new Regex(m.Regex, RegexOptions.CultureInvariant | RegexOptions.Compiled, TimeSpan.FromMilliseconds(50))));
         }
     }
 
@@ -203,7 +206,7 @@ public sealed partial class JobRunner : IHostEvents
             channels.Add((channel, await ChannelResolver.ListAsync(_objects, channel, cancellationToken).ConfigureAwait(false)));
         }
 
-        var image = ImageResolver.Resolve(definition.AlgorithmSpecification.TrainingImage!, _options)!;
+        var image = Job.ImagePath;
         var epoch = Job.CreationTime.ToUnixTimeSeconds();
         var plans = new List<HostPlan>();
         for (var i = 0; i < count; i++)
@@ -344,6 +347,8 @@ public sealed partial class JobRunner : IHostEvents
         lock (_gate)
         {
             metrics = [.. _lastMetrics.Values.OrderBy(m => m.MetricName, StringComparer.Ordinal)];
+            _metricSeries?.Dispose();
+            _metricSeries = null;
         }
 
         _store.Update(Job.Name, j => j.IsTerminal ? null : j.WithStatus(status, secondary, message, now) with
@@ -395,30 +400,62 @@ public sealed partial class JobRunner : IHostEvents
 
     private void OnLog(string host, string line)
     {
-        if (_metrics.Count > 0)
+        for (var i = 0; i < _metrics.Count; i++)
         {
-            foreach (var (definition, regex) in _metrics)
+            var (definition, regex) = _metrics[i];
+            if (regex is null)
             {
-                try
+                continue;
+            }
+
+            try
+            {
+                var match = regex.Match(line);
+                if (!match.Success)
                 {
-                    var match = regex.Match(line);
-                    if (match.Success && match.Groups.Count > 1 && double.TryParse(match.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                    continue;
+                }
+
+                var text = match.Groups.Count > 1 ? match.Groups[1].Value : match.Value;
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                {
+                    var point = new MetricPoint { MetricName = definition.Name, Host = host, Value = value, Timestamp = DateTimeOffset.UtcNow };
+                    lock (_gate)
                     {
-                        lock (_gate)
+                        _lastMetrics[definition.Name] = new MetricData { MetricName = definition.Name, Value = value, Timestamp = point.Timestamp };
+                        _metricSeries ??= OpenMetricSeries();
+                        _metricSeries.WriteLine(JsonSerializer.Serialize(point, TrainyardJsonContext.Default.MetricPoint));
+                        if (point.Timestamp - _lastMetricFlush > TimeSpan.FromSeconds(1))
                         {
-                            _lastMetrics[definition.Name] = new MetricData { MetricName = definition.Name, Value = value, Timestamp = DateTimeOffset.UtcNow };
+                            _metricSeries.Flush();
+                            _lastMetricFlush = point.Timestamp;
                         }
                     }
                 }
-                catch (RegexMatchTimeoutException)
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                // A pathological pattern must not stall the log pipeline: it is switched off for this job.
+                lock (_gate)
                 {
-                    // A pathological pattern must not stall the log pipeline.
+                    _metrics[i] = (definition, null);
                 }
+
+                LogLine?.Invoke(host, $"[trainyard] The regular expression of metric '{definition.Name}' took too long on a log line; the metric is no longer extracted for this job.");
             }
         }
 
         LogLine?.Invoke(host, line);
     }
+
+    private StreamWriter OpenMetricSeries()
+    {
+        Directory.CreateDirectory(JobDirectory);
+        return new StreamWriter(new FileStream(MetricSeriesPath(JobDirectory), FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 1 << 16));
+    }
+
+    /// <summary>Where a job's metric series is kept, one JSON object per line.</summary>
+    public static string MetricSeriesPath(string jobDirectory) => Path.Combine(jobDirectory, "metrics.jsonl");
 
     void IHostEvents.OnProgress(string host, long bytesDone, long bytesTotal, int objectsDone, int objectsTotal) =>
         Progress?.Invoke(host, bytesDone, bytesTotal, objectsDone, objectsTotal);

@@ -7,6 +7,7 @@ namespace Trainyard.Jobs;
 public sealed record JobState
 {
     public required string Arn { get; init; }
+    public string? ImagePath { get; init; }
     public required string Status { get; init; }
     public required string SecondaryStatus { get; init; }
     public string? FailureReason { get; init; }
@@ -27,6 +28,7 @@ public sealed record JobState
     public static JobState From(JobRecord r) => new()
     {
         Arn = r.Arn,
+        ImagePath = r.ImagePath,
         Status = r.Status,
         SecondaryStatus = r.SecondaryStatus,
         FailureReason = r.FailureReason,

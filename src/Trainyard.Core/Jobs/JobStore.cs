@@ -137,6 +137,7 @@ public sealed class JobStore : IDisposable
             {
                 Name = name,
                 Arn = state.Arn,
+                ImagePath = state.ImagePath ?? definition.AlgorithmSpecification.TrainingImage ?? "",
                 Sequence = seq,
                 Definition = definition,
                 DefinitionJson = definitionJson,

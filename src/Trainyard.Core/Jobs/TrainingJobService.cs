@@ -20,9 +20,10 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     private readonly Lock _capacityGate = new();
     private int _instancesInUse;
 
-    public TrainingJobService(TrainyardOptions options, JobStore store, IObjectStore objects, IExecutor executor, ILoggerFactory loggers)
+    public TrainingJobService(TrainyardOptions options, JobStore store, IObjectStore objects, IExecutor executor, Algorithms.AlgorithmStore algorithms, ILoggerFactory loggers)
     {
         Options = options;
+        Algorithms = algorithms;
         Store = store;
         Objects = objects;
         Executor = executor;
@@ -38,6 +39,8 @@ public sealed partial class TrainingJobService : IAsyncDisposable
 
     public IExecutor Executor { get; }
 
+    public Algorithms.AlgorithmStore Algorithms { get; }
+
     /// <summary>Raised when a runner starts, so that followers (the CLI) can attach to its logs.</summary>
     public event Action<JobRunner>? RunnerStarted;
 
@@ -50,6 +53,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     {
         var errors = new List<string>();
         var spec = request.AlgorithmSpecification;
+        string? imagePath = null;
         if (spec.TrainingImage is null && spec.AlgorithmName is null)
         {
             errors.Add("AlgorithmSpecification must name either a TrainingImage or an AlgorithmName.");
@@ -60,11 +64,45 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         }
         else if (spec.AlgorithmName is not null)
         {
-            errors.Add($"Algorithm '{spec.AlgorithmName}' does not exist: algorithm resources are not served yet; use AlgorithmSpecification.TrainingImage.");
+            var algorithm = Algorithms.Resolve(spec.AlgorithmName);
+            if (algorithm is null)
+            {
+                errors.Add($"Algorithm '{spec.AlgorithmName}' does not exist.");
+            }
+            else if (algorithm.Status != "Completed")
+            {
+                errors.Add($"Algorithm '{algorithm.Name}' is {algorithm.Status}; only a Completed algorithm can train (see DescribeAlgorithm's AlgorithmStatusDetails).");
+            }
+            else
+            {
+                var training = algorithm.Definition.TrainingSpecification;
+                var (problems, hyperParameters) = Trainyard.Algorithms.AlgorithmChecks.CheckJob(
+                    algorithm.Name, training, spec.TrainingInputMode, request.HyperParameters, request.InputDataConfig, request.ResourceConfig);
+                errors.AddRange(problems);
+                imagePath = ImageResolver.Resolve(training.TrainingImage, Options, out var algorithmImageProblem);
+                if (imagePath is null)
+                {
+                    errors.Add(algorithmImageProblem!);
+                }
+
+                request = request with
+                {
+                    HyperParameters = hyperParameters.Count > 0 ? hyperParameters : request.HyperParameters,
+                    AlgorithmSpecification = spec with { MetricDefinitions = spec.MetricDefinitions ?? training.MetricDefinitions },
+                };
+            }
         }
-        else if (ImageResolver.Resolve(spec.TrainingImage!, Options, out var problem) is null)
+        else if ((imagePath = ImageResolver.Resolve(spec.TrainingImage!, Options, out var problem)) is null)
         {
             errors.Add(problem!);
+        }
+
+        foreach (var metric in request.AlgorithmSpecification.MetricDefinitions ?? [])
+        {
+            if (Trainyard.Algorithms.AlgorithmChecks.MetricProblem(metric) is { } metricProblem)
+            {
+                errors.Add(metricProblem);
+            }
         }
 
         if (request.ResourceConfig.InstanceGroups is not null)
@@ -168,6 +206,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             CreationTime = now,
             LastModifiedTime = now,
             Tags = [.. request.Tags ?? []],
+            ImagePath = imagePath!,
         }.WithStatus(JobStatus.InProgress, SecondaryStatus.Starting, SecondaryStatus.StartingMessage, now);
 
         if (!Store.TryCreate(job))

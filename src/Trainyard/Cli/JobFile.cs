@@ -51,7 +51,8 @@ public static class JobFile
         return job;
     }
 
-    private static void ResolveFileUris(JsonNode node, string dir)
+    /// <summary>Makes relative <c>file://</c> URIs absolute against <paramref name="dir"/>.</summary>
+    public static void ResolveFileUris(JsonNode node, string dir)
     {
         switch (node)
         {

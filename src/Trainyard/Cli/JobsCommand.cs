@@ -17,6 +17,37 @@ internal static class JobsCommand
         command.Subcommands.Add(Describe());
         command.Subcommands.Add(Stop());
         command.Subcommands.Add(Logs());
+        command.Subcommands.Add(Metrics());
+        return command;
+    }
+
+    private static Command Metrics()
+    {
+        var name = new Argument<string>("name") { Description = "The training job's name" };
+        var json = new Option<bool>("--json") { Description = "Print the series as JSON (Trainyard.GetTrainingJobMetrics)" };
+        var command = new Command("metrics", "Print every value of every metric (MetricDefinitions) the job's logs produced") { name, json, CommonOptions.Endpoint };
+        command.SetAction(async (result, ct) =>
+        {
+            using var client = new SageMakerClient(new Uri(result.GetValue(CommonOptions.Endpoint)!));
+            var text = await client.CallAsync(Trainyard.Api.SageMakerApi.MetricsTarget,
+                JsonSerializer.Serialize(new GetTrainingJobMetricsInput(result.GetValue(name)!), TrainyardJsonContext.Default.GetTrainingJobMetricsInput), ct).ConfigureAwait(false);
+            if (result.GetValue(json))
+            {
+                using var doc = JsonDocument.Parse(text);
+                Console.WriteLine(JsonSerializer.Serialize(doc.RootElement, TrainyardCliJsonContext.Default.JsonElement));
+                return 0;
+            }
+
+            var series = JsonSerializer.Deserialize(text, TrainyardJsonContext.Default.GetTrainingJobMetricsOutput)!;
+            var table = new Table().AddColumns("Time", "Host", "Metric", "Value");
+            foreach (var p in series.Metrics)
+            {
+                table.AddRow(p.Timestamp.LocalDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), Markup.Escape(p.Host), Markup.Escape(p.MetricName), p.Value.ToString(CultureInfo.InvariantCulture));
+            }
+
+            Terminal.Console.Write(table);
+            return 0;
+        });
         return command;
     }
 

@@ -20,13 +20,16 @@ internal static class RunCommand
     {
         var file = new Argument<string>("job") { Description = "A CreateTrainingJob request as JSON (TrainingJobName gets a timestamp suffix)" };
         var name = new Option<string?>("--name") { Description = "Exact TrainingJobName to use (no suffix)" };
-        var command = new Command("run", "Run a training job end to end and follow it: status, logs, metrics, artifacts") { file, name };
+        var endpoint = new Option<string?>("--endpoint-url") { Description = "Submit to a running server instead of an embedded one (logs are read from --home)" };
+        var command = new Command("run", "Run a training job end to end and follow it: status, logs, metrics, artifacts") { file, name, endpoint };
         CommonOptions.AddServerOptions(command);
         command.SetAction(async (result, _) =>
         {
             var options = CommonOptions.Build(result);
             var job = JobFile.Load(result.GetValue(file)!, result.GetValue(name), exactName: false);
-            return await RunEmbeddedAsync(options, job.ToJsonString()).ConfigureAwait(false);
+            return result.GetValue(endpoint) is { } url
+                ? await RunRemoteAsync(new Uri(url), options, job.ToJsonString()).ConfigureAwait(false)
+                : await RunEmbeddedAsync(options, job.ToJsonString()).ConfigureAwait(false);
         });
         return command;
     }
@@ -138,6 +141,82 @@ internal static class RunCommand
             var final = await done.Task.ConfigureAwait(false);
             PrintSummary(console, final, options);
             return final.Status == JobStatus.Completed ? 0 : 1;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>Follows a job on a running server: status by polling Describe, logs from the server's home.</summary>
+    private static async Task<int> RunRemoteAsync(Uri endpoint, TrainyardOptions options, string requestJson)
+    {
+        var console = Terminal.Console;
+        var jobName = System.Text.Json.Nodes.JsonNode.Parse(requestJson)!["TrainingJobName"]!.GetValue<string>();
+        using var client = new SageMakerClient(endpoint);
+        try
+        {
+            var created = await client.CreateTrainingJobAsync(requestJson, CancellationToken.None).ConfigureAwait(false);
+            console.MarkupLine($"[green]Created[/] {Markup.Escape(created.TrainingJobArn)}");
+        }
+        catch (ApiException e)
+        {
+            console.MarkupLine($"[red]{Markup.Escape(e.ErrorType)}[/]: {Markup.Escape(e.Message)}");
+            return 2;
+        }
+
+        using var stopping = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (!stopping.IsCancellationRequested)
+            {
+                e.Cancel = true;
+                stopping.Cancel();
+                console.MarkupLine("[yellow]Stopping the job…[/]");
+                _ = client.StopTrainingJobAsync(jobName, CancellationToken.None);
+            }
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var logs = LogFollower.RunAsync(Path.Combine(options.JobDirectory(jobName), "logs"), jobName, follow: true, async ct =>
+            {
+                var d = await client.DescribeTrainingJobAsync(jobName, ct).ConfigureAwait(false);
+                return JobStatus.IsTerminal(d.TrainingJobStatus);
+            }, CancellationToken.None);
+            var last = "";
+            DescribeTrainingJobResponse job;
+            while (true)
+            {
+                job = await client.DescribeTrainingJobAsync(jobName, CancellationToken.None).ConfigureAwait(false);
+                if (job.SecondaryStatus != last)
+                {
+                    last = job.SecondaryStatus;
+                    console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] [bold]{Markup.Escape(job.TrainingJobStatus)}[/] - [blue]{Markup.Escape(job.SecondaryStatus)}[/] {Markup.Escape(job.SecondaryStatusTransitions?.LastOrDefault()?.StatusMessage ?? "")}");
+                }
+
+                if (JobStatus.IsTerminal(job.TrainingJobStatus))
+                {
+                    break;
+                }
+
+                await Task.Delay(250).ConfigureAwait(false);
+            }
+
+            await logs.ConfigureAwait(false);
+            console.MarkupLine($"[bold]{Markup.Escape(job.TrainingJobStatus)}[/] {Markup.Escape(jobName)}");
+            if (job.FailureReason is not null)
+            {
+                console.MarkupLine($"[red]FailureReason:[/] {Markup.Escape(job.FailureReason)}");
+            }
+
+            foreach (var metric in job.FinalMetricDataList ?? [])
+            {
+                console.MarkupLine($"Metric {Markup.Escape(metric.MetricName)} = {metric.Value.ToString(CultureInfo.InvariantCulture)}");
+            }
+
+            console.MarkupLine($"Model artifacts: {Markup.Escape(job.ModelArtifacts.S3ModelArtifacts)}");
+            return job.TrainingJobStatus == JobStatus.Completed ? 0 : 1;
         }
         finally
         {

@@ -25,14 +25,18 @@ public sealed class SageMakerClient(Uri endpoint) : IDisposable
         SendAsync("StopTrainingJob", JsonSerializer.Serialize(new StopTrainingJobRequest(name), TrainyardJsonContext.Default.StopTrainingJobRequest),
             TrainyardJsonContext.Default.EmptyResponse, cancellationToken);
 
-    private async Task<T> SendAsync<T>(string operation, string body, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    private async Task<T> SendAsync<T>(string operation, string body, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
+        JsonSerializer.Deserialize(await CallAsync("SageMaker." + operation, body, cancellationToken).ConfigureAwait(false), type)!;
+
+    /// <summary>Calls any operation by its full X-Amz-Target and returns the JSON answer.</summary>
+    public async Task<string> CallAsync(string target, string body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/")
         {
             Content = new StringContent(body),
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-amz-json-1.1");
-        request.Headers.Add("X-Amz-Target", "SageMaker." + operation);
+        request.Headers.Add("X-Amz-Target", target);
         using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
@@ -52,7 +56,7 @@ public sealed class SageMakerClient(Uri endpoint) : IDisposable
             throw new ApiException(type_, (int)response.StatusCode, message);
         }
 
-        return JsonSerializer.Deserialize(text, type)!;
+        return text;
     }
 
     public void Dispose() => _http.Dispose();

@@ -11,6 +11,7 @@ public sealed class JobQueryTests
         Arn = "arn:aws:sagemaker:us-east-1:000000000000:training-job/" + name,
         Sequence = minute,
         Definition = null!,
+        ImagePath = "/x",
         DefinitionJson = "{}",
         Status = status,
         SecondaryStatus = status,
