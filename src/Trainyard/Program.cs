@@ -8,6 +8,7 @@ var root = new RootCommand("Trainyard runs Amazon SageMaker training jobs on you
     ServeCommand.Create(),
     JobsCommand.Create(),
     AlgorithmsCommand.Create(),
+    HostCommand.Create(),
 };
 
 try

@@ -36,7 +36,8 @@ public sealed class TrainyardServer : IAsyncDisposable
     /// (the S3 adapter passes itself in); <paramref name="port"/> 0 picks a free port.
     /// </summary>
     public static async Task<TrainyardServer> StartAsync(TrainyardOptions options, string bindAddress = "127.0.0.1", int port = 0,
-        IObjectStore? objectStore = null, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
+        IObjectStore? objectStore = null, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default,
+        IReadOnlyDictionary<string, Func<IServiceProvider, IExecutor>>? executors = null)
     {
         Directory.CreateDirectory(options.Home);
         var builder = WebApplication.CreateSlimBuilder();
@@ -61,11 +62,25 @@ public sealed class TrainyardServer : IAsyncDisposable
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(objects);
-        builder.Services.AddSingleton<IExecutor>(sp => options.Executor switch
+        // Executors register by name; the options pick one, and an unknown name fails at start-up.
+        var known = new Dictionary<string, Func<IServiceProvider, IExecutor>>(StringComparer.Ordinal)
         {
-            "local" => new LocalExecutor(objects, sp.GetRequiredService<ILoggerFactory>()),
-            _ => throw new InvalidOperationException($"Unknown executor '{options.Executor}'. Known executors: local."),
-        });
+            ["local"] = sp => new LocalExecutor(objects, sp.GetRequiredService<ILoggerFactory>()),
+        };
+        foreach (var (name, factory) in executors ?? new Dictionary<string, Func<IServiceProvider, IExecutor>>())
+        {
+            if (!known.TryAdd(name, factory))
+            {
+                throw new InvalidOperationException($"Two executors are registered as '{name}'.");
+            }
+        }
+
+        if (!known.TryGetValue(options.Executor, out var chosen))
+        {
+            throw new InvalidOperationException($"Unknown executor '{options.Executor}'. Known executors: {string.Join(", ", known.Keys)}.");
+        }
+
+        builder.Services.AddSingleton(chosen);
         var algorithms = new Algorithms.AlgorithmStore(options.DatabasePath);
         builder.Services.AddSingleton(algorithms);
         builder.Services.AddSingleton<TrainingJobService>();

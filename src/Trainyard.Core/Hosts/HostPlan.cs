@@ -38,6 +38,21 @@ public sealed record HostPlan
     public bool UseSandbox { get; init; } = true;
     public required TimeSpan StopGracePeriod { get; init; }
     public string? CheckpointLocalPath { get; init; }
+
+    /// <summary>StoppingCondition.MaxPendingTimeInSeconds: how long a cluster may keep the job waiting for nodes.</summary>
+    public TimeSpan? MaxPendingTime { get; init; }
+
+    /// <summary>The object store a host process outside the server opens: <c>local</c> or <c>s3</c>.</summary>
+    public string ObjectStore { get; init; } = "local";
+
+    /// <summary>The local store's root, for <see cref="ObjectStore"/> <c>local</c>.</summary>
+    public string? ObjectStoreRoot { get; init; }
+
+    /// <summary>Where a host process outside the server records its phases and result (JSON lines).</summary>
+    public string EventsPath => Path.Combine(Path.GetDirectoryName(HostDirectory)!, HostName + ".events.jsonl");
+
+    /// <summary>A file whose existence asks the host to stop (a cluster executor's stop signal).</summary>
+    public string StopPath => Path.Combine(Path.GetDirectoryName(HostDirectory)!, "stop");
 }
 
 /// <summary>One input channel as one host receives it: its mode and its share of the objects.</summary>

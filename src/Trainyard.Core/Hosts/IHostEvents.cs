@@ -8,4 +8,9 @@ public interface IHostEvents
     void OnLog(string host, string line);
 
     void OnProgress(string host, long bytesDone, long bytesTotal, int objectsDone, int objectsTotal);
+
+    /// <summary>The executor placed the job's hosts; <paramref name="state"/> finds them again after a restart (a Slurm job id).</summary>
+    void OnPlaced(string state)
+    {
+    }
 }

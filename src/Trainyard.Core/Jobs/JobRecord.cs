@@ -35,6 +35,11 @@ public sealed record JobRecord
     /// <summary>Why the job is being stopped: <c>Stopped</c> (StopTrainingJob) or <c>MaxRuntimeExceeded</c>.</summary>
     public string? StopReason { get; init; }
 
+    /// <summary>The executor that placed the hosts, and what finds them again (a Slurm job id).</summary>
+    public string? ExecutorName { get; init; }
+
+    public string? ExecutorState { get; init; }
+
     public bool IsTerminal => JobStatus.IsTerminal(Status);
 
     /// <summary>

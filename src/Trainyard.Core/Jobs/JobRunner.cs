@@ -72,16 +72,33 @@ public sealed partial class JobRunner : IHostEvents
         }
     }
 
-    public async Task RunAsync()
+    public async Task RunAsync() => await GuardAsync(RunCoreAsync).ConfigureAwait(false);
+
+    /// <summary>Follows a job placed before a server restart by an executor whose hosts outlive the server.</summary>
+    public async Task ResumeAsync(IReattachingExecutor executor, string state) => await GuardAsync(async () =>
+    {
+        var planFile = Path.Combine(JobDirectory, "plan.json");
+        var plans = JsonSerializer.Deserialize(await File.ReadAllTextAsync(planFile, CancellationToken.None).ConfigureAwait(false), HostsJsonContext.Default.ListHostPlan)!;
+        _hostCount = plans.Count;
+        OnLog(plans[0].HostName, $"[trainyard] The server restarted; following the job's hosts again ({executor.Name} {state}).");
+        if (_store.Get(Job.Name) is { Status: JobStatus.Stopping })
+        {
+            RequestStop();
+        }
+
+        await FollowHostsAsync(plans, executor.Attach(plans, state, this, _stop.Token)).ConfigureAwait(false);
+    }).ConfigureAwait(false);
+
+    private async Task GuardAsync(Func<Task> run)
     {
         try
         {
-            await RunCoreAsync().ConfigureAwait(false);
+            await run().ConfigureAwait(false);
         }
         catch (Exception e)
         {
             LogCrashed(_logger, e, Job.Name);
-            Finish(JobStatus.Failed, SecondaryStatus.Failed, "InternalServerError: " + e.Message, e.Message);
+            Finish(JobStatus.Failed, SecondaryStatus.Failed, "InternalServerError: " + e.Message, "InternalServerError: " + e.Message);
         }
     }
 
@@ -106,10 +123,16 @@ public sealed partial class JobRunner : IHostEvents
         }
 
         _hostCount = plans.Count;
-        var maxRuntime = TimeSpan.FromSeconds(definition.StoppingCondition.MaxRuntimeInSeconds ?? 86400);
-        using var runtimeTimer = new Timer(_ => OnMaxRuntime(), null, maxRuntime, Timeout.InfiniteTimeSpan);
+        await FollowHostsAsync(plans, _executor.Start(plans, this, _stop.Token)).ConfigureAwait(false);
+    }
 
-        var tasks = _executor.Start(plans, this, _stop.Token);
+    private async Task FollowHostsAsync(List<HostPlan> plans, IReadOnlyList<Task<HostResult>> tasks)
+    {
+        var definition = Job.Definition;
+        var elapsed = DateTimeOffset.UtcNow - (_store.Get(Job.Name)?.TrainingStartTime ?? DateTimeOffset.UtcNow);
+        var maxRuntime = TimeSpan.FromSeconds(definition.StoppingCondition.MaxRuntimeInSeconds ?? 86400) - elapsed;
+        using var runtimeTimer = new Timer(_ => OnMaxRuntime(), null, maxRuntime < TimeSpan.Zero ? TimeSpan.Zero : maxRuntime, Timeout.InfiniteTimeSpan);
+
         var results = new List<HostResult>();
         var pending = tasks.ToList();
         while (pending.Count > 0)
@@ -232,6 +255,9 @@ public sealed partial class JobRunner : IHostEvents
                 LogPath = Path.Combine(JobDirectory, "logs", $"{host}-{epoch}.log"),
                 UseSandbox = _options.Sandbox,
                 StopGracePeriod = _options.StopGracePeriod,
+                MaxPendingTime = definition.StoppingCondition.MaxPendingTimeInSeconds is { } pending ? TimeSpan.FromSeconds(pending) : null,
+                ObjectStore = _objects.Name,
+                ObjectStoreRoot = (_objects as LocalObjectStore)?.Root,
                 Channels = channels.Select(c => new ChannelPlan
                 {
                     Name = c.Channel.ChannelName,
@@ -397,6 +423,9 @@ public sealed partial class JobRunner : IHostEvents
     }
 
     void IHostEvents.OnLog(string host, string line) => OnLog(host, line);
+
+    void IHostEvents.OnPlaced(string state) =>
+        _store.Update(Job.Name, j => j with { ExecutorName = _executor.Name, ExecutorState = state });
 
     private void OnLog(string host, string line)
     {

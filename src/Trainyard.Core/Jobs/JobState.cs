@@ -24,6 +24,8 @@ public sealed record JobState
     public List<MetricData>? FinalMetrics { get; init; }
     public List<Tag>? Tags { get; init; }
     public string? StopReason { get; init; }
+    public string? ExecutorName { get; init; }
+    public string? ExecutorState { get; init; }
 
     public static JobState From(JobRecord r) => new()
     {
@@ -41,5 +43,7 @@ public sealed record JobState
         FinalMetrics = [.. r.FinalMetrics],
         Tags = [.. r.Tags],
         StopReason = r.StopReason,
+        ExecutorName = r.ExecutorName,
+        ExecutorState = r.ExecutorState,
     };
 }

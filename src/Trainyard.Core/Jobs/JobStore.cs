@@ -153,6 +153,8 @@ public sealed class JobStore : IDisposable
                 FinalMetrics = state.FinalMetrics?.ToImmutableList() ?? [],
                 Tags = state.Tags?.ToImmutableList() ?? [],
                 StopReason = state.StopReason,
+                ExecutorName = state.ExecutorName,
+                ExecutorState = state.ExecutorState,
             };
             _locks[name] = new Lock();
             _sequence = Math.Max(_sequence, seq);

@@ -296,13 +296,43 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         Store.Update(job.Name, j => j with { Tags = j.Tags.RemoveAll(t => keys.Contains(t.Key)) });
     }
 
-    /// <summary>A job that was running when the server died cannot be reattached yet: it fails, saying so.</summary>
+    /// <summary>
+    /// Jobs that were running when the server stopped: those placed by an executor whose hosts outlive
+    /// the server (Slurm) are followed again; the others cannot be, and fail saying so.
+    /// </summary>
     private void RecoverInterruptedJobs()
     {
         var now = DateTimeOffset.UtcNow;
         foreach (var job in Store.All.Where(j => !j.IsTerminal).ToList())
         {
-            var reason = $"InternalServerError: the Trainyard server stopped while this job was {job.SecondaryStatus}; its hosts were ended with it. Jobs are not reattached after a restart yet: create the job again.";
+            if (Executor is IReattachingExecutor reattaching && job.ExecutorName == Executor.Name && job.ExecutorState is { } state
+                && File.Exists(Path.Combine(Options.JobDirectory(job.Name), "plan.json")))
+            {
+                var instances = job.Definition.ResourceConfig.InstanceCount ?? 1;
+                lock (_capacityGate)
+                {
+                    _instancesInUse += instances;
+                }
+
+                var runner = new JobRunner(job, Store, Objects, Executor, Options, _logger);
+                var task = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await runner.ResumeAsync(reattaching, state).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _running.TryRemove(job.Name, out _);
+                        Release(instances);
+                    }
+                }, CancellationToken.None);
+                _running[job.Name] = (runner, task);
+                LogResumed(_logger, job.Name, Executor.Name, state);
+                continue;
+            }
+
+            var reason = $"InternalServerError: the Trainyard server stopped while this job was {job.SecondaryStatus}; its hosts were ended with it. Jobs on the local executor are not reattached after a restart: create the job again.";
             Store.Update(job.Name, j => j.IsTerminal ? null : j.WithStatus(JobStatus.Failed, SecondaryStatus.Failed, reason, now) with
             {
                 FailureReason = reason,
@@ -336,6 +366,9 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await DrainAsync(stop: true).ConfigureAwait(false);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Job {Job} is followed again on the {Executor} executor ({State})")]
+    private static partial void LogResumed(ILogger logger, string job, string executor, string state);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Job {Job} was {Phase} when the server stopped; it is marked Failed")]
     private static partial void LogRecovered(ILogger logger, string job, string phase);

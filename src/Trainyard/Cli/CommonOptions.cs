@@ -62,8 +62,39 @@ internal static class CommonOptions
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRAINYARD_ENDPOINT") is { Length: > 0 } e ? e : "http://127.0.0.1:8080",
     };
 
+    public static readonly Option<string> Executor = new("--executor")
+    {
+        Description = "Where hosts run: local (this machine, bubblewrap sandboxes) or slurm (one Slurm job per training job)",
+        DefaultValueFactory = _ => "local",
+    };
+
+    public static readonly Option<string?> SlurmPartition = new("--slurm-partition") { Description = "Slurm partition for training jobs (default: the cluster's default)" };
+
+    public static readonly Option<string[]> SlurmSbatchArgs = new("--slurm-sbatch-arg") { Description = "Extra sbatch flag, e.g. --slurm-sbatch-arg=--account=ml (repeatable)" };
+
+    public static readonly Option<string?> SlurmTrainyard = new("--slurm-trainyard") { Description = "Path of the trainyard executable on the cluster nodes (default: this one)" };
+
+    /// <summary>The executors a server can choose from, by name.</summary>
+    public static IReadOnlyDictionary<string, Func<IServiceProvider, Trainyard.Executors.IExecutor>> Executors(ParseResult result)
+    {
+        var slurm = new Trainyard.Slurm.SlurmOptions
+        {
+            Partition = result.GetValue(SlurmPartition),
+            ExtraSbatchArguments = result.GetValue(SlurmSbatchArgs) ?? [],
+            TrainyardExecutable = result.GetValue(SlurmTrainyard),
+        };
+        return new Dictionary<string, Func<IServiceProvider, Trainyard.Executors.IExecutor>>(StringComparer.Ordinal)
+        {
+            ["slurm"] = sp => new Trainyard.Slurm.SlurmExecutor(slurm, Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Trainyard.Slurm.SlurmExecutor>>(sp)),
+        };
+    }
+
     public static void AddServerOptions(Command command)
     {
+        command.Options.Add(Executor);
+        command.Options.Add(SlurmPartition);
+        command.Options.Add(SlurmSbatchArgs);
+        command.Options.Add(SlurmTrainyard);
         command.Options.Add(Home);
         command.Options.Add(ObjectStore);
         command.Options.Add(StopGraceSeconds);
@@ -121,6 +152,7 @@ internal static class CommonOptions
             Images = images,
             MaxInstances = result.GetValue(MaxInstances),
             Sandbox = !result.GetValue(NoSandbox),
+            Executor = result.GetValue(Executor)!,
         };
     }
 }

@@ -29,15 +29,16 @@ internal static class RunCommand
             var job = JobFile.Load(result.GetValue(file)!, result.GetValue(name), exactName: false);
             return result.GetValue(endpoint) is { } url
                 ? await RunRemoteAsync(new Uri(url), options, job.ToJsonString()).ConfigureAwait(false)
-                : await RunEmbeddedAsync(options, job.ToJsonString()).ConfigureAwait(false);
+                : await RunEmbeddedAsync(options, job.ToJsonString(), CommonOptions.Executors(result)).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunEmbeddedAsync(TrainyardOptions options, string requestJson)
+    private static async Task<int> RunEmbeddedAsync(TrainyardOptions options, string requestJson,
+        IReadOnlyDictionary<string, Func<IServiceProvider, Trainyard.Executors.IExecutor>> executors)
     {
         var console = Terminal.Console;
-        await using var server = await TrainyardServer.StartAsync(options).ConfigureAwait(false);
+        await using var server = await TrainyardServer.StartAsync(options, executors: executors).ConfigureAwait(false);
         var jobName = System.Text.Json.Nodes.JsonNode.Parse(requestJson)!["TrainingJobName"]!.GetValue<string>();
         var done = new TaskCompletionSource<JobRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
         var printLock = new Lock();

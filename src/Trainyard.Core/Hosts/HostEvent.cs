@@ -1,0 +1,17 @@
+using System.Text.Json.Serialization;
+using Trainyard.Model;
+
+namespace Trainyard.Hosts;
+
+/// <summary>One line of a host's events file: a phase change, download progress, or how the host ended.</summary>
+public sealed record HostEvent
+{
+    [JsonConverter(typeof(JsonTimestamp))]
+    public DateTimeOffset Time { get; init; }
+    public HostPhase? Phase { get; init; }
+    public long[]? Progress { get; init; }
+    public HostResult? Result { get; init; }
+
+    /// <summary>The cluster node the host runs on, reported once when it starts.</summary>
+    public string? Node { get; init; }
+}

@@ -1,0 +1,99 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Trainyard.Hosts;
+
+/// <summary>
+/// The server's side of a host that runs elsewhere: follows the host's events file and log file (on the
+/// shared file system) and replays them into <see cref="IHostEvents"/>, until the host reports its result.
+/// </summary>
+public sealed class HostFollower(HostPlan plan, IHostEvents events)
+{
+    private long _eventsOffset;
+    private long _logOffset;
+    private readonly StringBuilder _partialEvent = new();
+    private readonly StringBuilder _partialLog = new();
+
+    /// <summary>The host's result once it has reported one.</summary>
+    public HostResult? Result { get; private set; }
+
+    /// <summary>The node the host reported it runs on.</summary>
+    public string? Node { get; private set; }
+
+    /// <summary>When the host last showed a sign of life (an event or a log line).</summary>
+    public DateTimeOffset LastSeen { get; private set; } = DateTimeOffset.UtcNow;
+
+    /// <summary>Reads what is new in the files; cheap when nothing is.</summary>
+    public void Poll()
+    {
+        foreach (var line in ReadNewLines(plan.EventsPath, ref _eventsOffset, _partialEvent))
+        {
+            HostEvent? e;
+            try
+            {
+                e = JsonSerializer.Deserialize(line, HostsJsonContext.Default.HostEvent);
+            }
+            catch (JsonException)
+            {
+                continue;
+            }
+
+            LastSeen = DateTimeOffset.UtcNow;
+            if (e?.Phase is { } phase)
+            {
+                events.OnPhase(plan.HostName, phase);
+            }
+
+            if (e?.Progress is [var done, var total, var n, var count])
+            {
+                events.OnProgress(plan.HostName, done, total, (int)n, (int)count);
+            }
+
+            if (e?.Node is { } node)
+            {
+                Node = node;
+            }
+
+            if (e?.Result is { } result)
+            {
+                Result = result;
+            }
+        }
+
+        foreach (var line in ReadNewLines(plan.LogPath, ref _logOffset, _partialLog))
+        {
+            LastSeen = DateTimeOffset.UtcNow;
+            events.OnLog(plan.HostName, line);
+        }
+    }
+
+    private static List<string> ReadNewLines(string path, ref long offset, StringBuilder partial)
+    {
+        var lines = new List<string>();
+        if (!File.Exists(path))
+        {
+            return lines;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (stream.Length <= offset)
+        {
+            return lines;
+        }
+
+        stream.Seek(offset, SeekOrigin.Begin);
+        var buffer = new byte[Math.Min(stream.Length - offset, 4 << 20)];
+        var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        offset += read;
+        partial.Append(Encoding.UTF8.GetString(buffer, 0, read));
+        var text = partial.ToString();
+        var last = text.LastIndexOf('\n');
+        if (last >= 0)
+        {
+            lines.AddRange(text[..last].Split('\n'));
+            partial.Clear().Append(text[(last + 1)..]);
+        }
+
+        return lines;
+    }
+}

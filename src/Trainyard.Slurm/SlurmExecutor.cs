@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Trainyard.Executors;
+using Trainyard.Hosts;
+
+namespace Trainyard.Slurm;
+
+/// <summary>
+/// Places a job's hosts on a Slurm cluster: one Slurm job per training job, <c>--nodes=InstanceCount</c>,
+/// one task per node, each task running <c>trainyard host</c> — the same host runtime the local
+/// executor runs — with node i as <c>algo-(i+1)</c>. The job directory must be on a file system every
+/// node shares (as a cluster's home or scratch is): plans, logs, events and artifacts travel through it.
+/// </summary>
+public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExecutor> logger) : IReattachingExecutor
+{
+    public string Name => "slurm";
+
+    public IReadOnlyList<Task<HostResult>> Start(IReadOnlyList<HostPlan> hosts, IHostEvents events, CancellationToken stop)
+    {
+        var monitor = new SlurmJobMonitor(options, hosts, events, logger);
+        _ = monitor.RunAsync(null, stop);
+        return monitor.Results;
+    }
+
+    public IReadOnlyList<Task<HostResult>> Attach(IReadOnlyList<HostPlan> hosts, string state, IHostEvents events, CancellationToken stop)
+    {
+        var monitor = new SlurmJobMonitor(options, hosts, events, logger);
+        _ = monitor.RunAsync(long.Parse(state, CultureInfo.InvariantCulture), stop);
+        return monitor.Results;
+    }
+
+    /// <summary>The trainyard executable for the tasks: the configured one, or the one running this server.</summary>
+    public static string FindTrainyard(SlurmOptions options)
+    {
+        if (options.TrainyardExecutable is { } configured)
+        {
+            return configured;
+        }
+
+        if (Environment.ProcessPath is { } self && Path.GetFileName(self) == "trainyard")
+        {
+            return self;
+        }
+
+        var beside = Path.Combine(AppContext.BaseDirectory, "trainyard");
+        return File.Exists(beside) ? beside : throw new InvalidOperationException("Cannot find the trainyard executable for Slurm tasks; set --slurm-trainyard PATH.");
+    }
+
+    internal static string WriteJobFiles(SlurmOptions options, IReadOnlyList<HostPlan> hosts)
+    {
+        var jobDirectory = Path.GetDirectoryName(Path.GetDirectoryName(hosts[0].HostDirectory)!)!;
+        Directory.CreateDirectory(jobDirectory);
+        var plan = Path.Combine(jobDirectory, "plan.json");
+        File.WriteAllText(plan, JsonSerializer.Serialize(hosts.ToList(), HostsJsonContext.Default.ListHostPlan));
+        var stop = hosts[0].StopPath;
+        if (File.Exists(stop))
+        {
+            File.Delete(stop);
+        }
+
+        var script = Path.Combine(jobDirectory, "slurm-job.sh");
+        var exe = FindTrainyard(options);
+        var sb = new StringBuilder();
+        sb.Append("#!/bin/bash\n");
+        sb.Append("# Written by Trainyard: one task per node, each running one host of the training job.\n");
+        sb.Append(CultureInfo.InvariantCulture, $"exec srun --kill-on-bad-exit=1 --ntasks={hosts.Count} --ntasks-per-node=1 '{exe}' host --plan '{plan}'\n");
+        File.WriteAllText(script, sb.ToString());
+        File.SetUnixFileMode(script, (UnixFileMode)0b111_101_101);
+        return script;
+    }
+
+    [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Job {Job}: Slurm job {SlurmJob} submitted for {Hosts} hosts")]
+    internal static partial void LogSubmitted(ILogger logger, string job, long slurmJob, int hosts);
+
+    [LoggerMessage(EventId = 701, Level = LogLevel.Warning, Message = "Job {Job}: asking Slurm about job {SlurmJob} failed")]
+    internal static partial void LogQueryFailed(ILogger logger, Exception exception, string job, long slurmJob);
+}

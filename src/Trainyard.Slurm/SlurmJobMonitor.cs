@@ -1,0 +1,173 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Trainyard.Hosts;
+
+namespace Trainyard.Slurm;
+
+/// <summary>
+/// Follows one Slurm job: submits it (or re-attaches to it), replays the hosts' events and logs, maps
+/// Slurm's states onto host results (PENDING is still Starting; NODE_FAIL, CANCELLED, TIMEOUT … fail
+/// the hosts that did not report), enforces MaxPendingTimeInSeconds, and stops it: the stop file and
+/// SIGTERM to every task, then — after the grace period — scancel.
+/// </summary>
+internal sealed class SlurmJobMonitor
+{
+    private readonly SlurmOptions _options;
+    private readonly IReadOnlyList<HostPlan> _hosts;
+    private readonly IHostEvents _events;
+    private readonly ILogger _logger;
+    private readonly Dictionary<string, TaskCompletionSource<HostResult>> _results;
+    private readonly List<HostFollower> _followers;
+
+    public SlurmJobMonitor(SlurmOptions options, IReadOnlyList<HostPlan> hosts, IHostEvents events, ILogger logger)
+    {
+        _options = options;
+        _hosts = hosts;
+        _events = events;
+        _logger = logger;
+        _results = hosts.ToDictionary(h => h.HostName, _ => new TaskCompletionSource<HostResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        _followers = hosts.Select(h => new HostFollower(h, events)).ToList();
+    }
+
+    public IReadOnlyList<Task<HostResult>> Results => _hosts.Select(h => _results[h.HostName].Task).ToList();
+
+    public async Task RunAsync(long? attachTo, CancellationToken stop)
+    {
+        var job = _hosts[0].JobName;
+        long id;
+        var submitted = DateTimeOffset.UtcNow;
+        try
+        {
+            if (attachTo is { } existing)
+            {
+                id = existing;
+            }
+            else
+            {
+                var script = SlurmExecutor.WriteJobFiles(_options, _hosts);
+                var jobDirectory = Path.GetDirectoryName(script)!;
+                var args = new List<string>
+                {
+                    $"--job-name=trainyard-{job}",
+                    $"--nodes={_hosts.Count}",
+                    "--ntasks-per-node=1",
+                    $"--output={Path.Combine(jobDirectory, "slurm-%j.out")}",
+                    "--open-mode=append",
+                };
+                if (_options.Partition is { } partition)
+                {
+                    args.Add($"--partition={partition}");
+                }
+
+                args.AddRange(_options.ExtraSbatchArguments);
+                id = await SlurmCommands.SubmitAsync(script, args, CancellationToken.None).ConfigureAwait(false);
+                _events.OnPlaced(id.ToString(CultureInfo.InvariantCulture));
+                SlurmExecutor.LogSubmitted(_logger, job, id, _hosts.Count);
+            }
+        }
+        catch (Exception e)
+        {
+            FailAll($"InternalServerError: the job could not be submitted to Slurm: {e.Message}");
+            return;
+        }
+
+        var stopRequested = false;
+        DateTimeOffset? killAt = null;
+        var lastQuery = DateTimeOffset.MinValue;
+        SlurmCommands.JobInfo? info = null;
+        while (true)
+        {
+            foreach (var follower in _followers)
+            {
+                follower.Poll();
+                if (follower.Result is { } result)
+                {
+                    _results[result.HostName].TrySetResult(result);
+                }
+            }
+
+            if (_results.Values.All(r => r.Task.IsCompleted))
+            {
+                return;
+            }
+
+            if (stop.IsCancellationRequested && !stopRequested)
+            {
+                stopRequested = true;
+                await File.WriteAllTextAsync(_hosts[0].StopPath, "stop\n", CancellationToken.None).ConfigureAwait(false);
+                await SlurmCommands.SignalStepsAsync(id, "TERM", CancellationToken.None).ConfigureAwait(false);
+                killAt = DateTimeOffset.UtcNow + _hosts[0].StopGracePeriod + _options.KillMargin;
+            }
+
+            if (killAt is { } deadline && DateTimeOffset.UtcNow > deadline)
+            {
+                await SlurmCommands.CancelAsync(id, CancellationToken.None).ConfigureAwait(false);
+                killAt = null;
+            }
+
+            if (DateTimeOffset.UtcNow - lastQuery >= _options.PollInterval)
+            {
+                lastQuery = DateTimeOffset.UtcNow;
+                try
+                {
+                    info = await SlurmCommands.QueryAsync(id, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is InvalidOperationException or System.Text.Json.JsonException or System.ComponentModel.Win32Exception)
+                {
+                    SlurmExecutor.LogQueryFailed(_logger, e, job, id);
+                }
+
+                if (info is { State: "PENDING" } && _hosts[0].MaxPendingTime is { } maxPending && DateTimeOffset.UtcNow - submitted > maxPending)
+                {
+                    await SlurmCommands.CancelAsync(id, CancellationToken.None).ConfigureAwait(false);
+                    FailAll(string.Create(CultureInfo.InvariantCulture,
+                        $"CapacityError: the job waited in Slurm (job {id}, reason {info.Reason}) longer than StoppingCondition.MaxPendingTimeInSeconds ({maxPending.TotalSeconds:F0} s) and was cancelled."));
+                    return;
+                }
+
+                if (info is null || SlurmCommands.IsFinished(info.State))
+                {
+                    // Give the hosts' last words a moment to land on the shared file system.
+                    await Task.Delay(300, CancellationToken.None).ConfigureAwait(false);
+                    foreach (var follower in _followers)
+                    {
+                        follower.Poll();
+                        if (follower.Result is { } result)
+                        {
+                            _results[result.HostName].TrySetResult(result);
+                        }
+                    }
+
+                    var state = info?.State ?? "UNKNOWN";
+                    foreach (var follower in _followers.Where(f => !_results[HostOf(f)].Task.IsCompleted))
+                    {
+                        var host = HostOf(follower);
+                        var where = follower.Node is { } node ? $"{host} (node {node})" : host;
+                        _results[host].TrySetResult(new HostResult
+                        {
+                            HostName = host,
+                            Stopped = stopRequested,
+                            Error = stopRequested
+                                ? null
+                                : $"InternalServerError: host {where} ended without reporting a result; Slurm job {id} is {state}" + (info?.Reason is { Length: > 0 } reason && reason != "None" ? $" ({reason})" : "") + ".",
+                        });
+                    }
+
+                    return;
+                }
+            }
+
+            await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private string HostOf(HostFollower follower) => _hosts[_followers.IndexOf(follower)].HostName;
+
+    private void FailAll(string reason)
+    {
+        foreach (var (host, result) in _results)
+        {
+            result.TrySetResult(new HostResult { HostName = host, Error = reason });
+        }
+    }
+}

@@ -1,0 +1,26 @@
+namespace Trainyard.Slurm;
+
+/// <summary>Site options of the Slurm executor, from <c>serve --slurm-*</c> flags.</summary>
+public sealed record SlurmOptions
+{
+    /// <summary>The partition jobs are submitted to (sbatch --partition); the cluster's default when null.</summary>
+    public string? Partition { get; init; }
+
+    /// <summary>Extra sbatch flags, one per element (e.g. <c>--account=ml</c>).</summary>
+    public IReadOnlyList<string> ExtraSbatchArguments { get; init; } = [];
+
+    /// <summary>The trainyard executable the tasks run (<c>trainyard host</c>); it must be reachable on every node.</summary>
+    public string? TrainyardExecutable { get; init; }
+
+    /// <summary>
+    /// Give each host a loopback address of its own (127.x.y.11, .12, …), for clusters whose nodes all run
+    /// on one machine (the test cluster); false resolves hosts to their nodes' addresses.
+    /// </summary>
+    public bool LoopbackHosts { get; init; } = true;
+
+    /// <summary>How often the executor asks Slurm about its jobs.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Time Slurm gets, after the grace period, before the job is cancelled outright.</summary>
+    public TimeSpan KillMargin { get; init; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using Trainyard.Hosts;
+using Trainyard.Storage;
+
+namespace Trainyard.Cli;
+
+/// <summary>
+/// <c>trainyard host --plan FILE</c>: runs one host of a job — the same host runtime the local executor
+/// runs inside the server — as a process of its own, placed by a cluster executor (a Slurm task). The
+/// host is <c>--host</c>, or the node's index in the allocation (<c>SLURM_PROCID</c>). SIGTERM, or the
+/// job's stop file appearing, stops it (SIGTERM to the algorithm, grace period, SIGKILL).
+/// </summary>
+internal static class HostCommand
+{
+    public static Command Create()
+    {
+        var planFile = new Option<string>("--plan") { Description = "The job's host plans (written by the server)", Required = true };
+        var host = new Option<string?>("--host") { Description = "Which host to run (default: algo-<SLURM_PROCID + 1>)" };
+        var command = new Command("host", "Run one host of a job (used by cluster executors; not for people)") { planFile, host };
+        command.Hidden = true;
+        command.SetAction(async (result, _) =>
+        {
+            var plans = JsonSerializer.Deserialize(await File.ReadAllTextAsync(result.GetValue(planFile)!, CancellationToken.None).ConfigureAwait(false), HostsJsonContext.Default.ListHostPlan)!;
+            var name = result.GetValue(host)
+                ?? (int.TryParse(Environment.GetEnvironmentVariable("SLURM_PROCID"), out var procId) ? $"algo-{procId + 1}" : throw new CliException("Give --host, or run under srun (SLURM_PROCID)."));
+            var plan = plans.SingleOrDefault(p => p.HostName == name) ?? throw new CliException($"The plan has no host {name}.");
+            IObjectStore store = plan.ObjectStore == "local"
+                ? new LocalObjectStore(plan.ObjectStoreRoot ?? throw new CliException("The plan names no object store root."))
+                : throw new CliException($"Object store '{plan.ObjectStore}' is not available in this build.");
+
+            using var events = new HostEventWriter(plan.EventsPath);
+            events.OnNode(Environment.GetEnvironmentVariable("SLURMD_NODENAME") ?? Environment.MachineName);
+            using var stop = new CancellationTokenSource();
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true; // keep running: stop the algorithm gracefully, then report
+                stop.Cancel();
+            });
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
+            {
+                ctx.Cancel = true;
+                stop.Cancel();
+            });
+            var watcher = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    if (File.Exists(plan.StopPath))
+                    {
+                        await stop.CancelAsync().ConfigureAwait(false);
+                        break;
+                    }
+
+                    await Task.Delay(200, CancellationToken.None).ConfigureAwait(false);
+                }
+            }, CancellationToken.None);
+
+            var runtime = new HostRuntime(plan, store, events, NullLogger.Instance);
+            HostResult outcome;
+            try
+            {
+                outcome = await runtime.RunAsync(stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                outcome = new HostResult { HostName = plan.HostName, Error = $"InternalServerError: the host runtime of {plan.HostName} failed: {e.Message}" };
+            }
+
+            events.OnResult(outcome);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await watcher.ConfigureAwait(false);
+            return 0;
+        });
+        return command;
+    }
+}
