@@ -106,6 +106,12 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             startInfo.Environment[k] = v;
         }
 
+        // Beyond SageMaker: on a cluster, the node this host landed on.
+        if (Environment.GetEnvironmentVariable("SLURMD_NODENAME") is { Length: > 0 } node)
+        {
+            startInfo.Environment["TRAINYARD_NODE"] = node;
+        }
+
         HostProcess process;
         try
         {

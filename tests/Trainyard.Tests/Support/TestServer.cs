@@ -32,7 +32,8 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>The local object store's root.</summary>
     public string Objects => Options.ObjectStoreDirectory;
 
-    public static async Task<TestServer> StartAsync(Func<TrainyardOptions, TrainyardOptions>? configure = null, TempDirectory? home = null)
+    public static async Task<TestServer> StartAsync(Func<TrainyardOptions, TrainyardOptions>? configure = null, TempDirectory? home = null,
+        IReadOnlyDictionary<string, Func<IServiceProvider, Trainyard.Executors.IExecutor>>? executors = null)
     {
         home ??= new TempDirectory("home");
         var options = new TrainyardOptions { Home = home.Path, StopGracePeriod = TimeSpan.FromSeconds(3) };
@@ -41,7 +42,7 @@ public sealed class TestServer : IAsyncDisposable
             options = configure(options);
         }
 
-        var server = await TrainyardServer.StartAsync(options);
+        var server = await TrainyardServer.StartAsync(options, executors: executors);
         return new TestServer(home, server, options);
     }
 

@@ -1,0 +1,234 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Trainyard.Hosts;
+using Trainyard.Slurm;
+using Trainyard.Tests.Support;
+
+namespace Trainyard.Tests.Slurm;
+
+/// <summary>Training jobs whose hosts run as a real Slurm job across the test cluster's nodes.</summary>
+public sealed class SlurmExecutorTests
+{
+    // algo-1 listens on its address; algo-2, on another Slurm node, connects by name. Each records its node.
+    private const string Pair = """
+        #!/usr/bin/python3
+        import os, socket, time
+        host = os.environ["SM_CURRENT_HOST"]
+        node = os.environ.get("TRAINYARD_NODE", "?")
+        if host == "algo-1":
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((socket.gethostbyname("algo-1"), 29500)); s.listen(1)
+            conn, _ = s.accept()
+            msg = conn.recv(100).decode()
+            conn.sendall(("hello from " + node).encode())
+            open("/opt/ml/model/algo-1.txt", "w").write(f"{msg} | on {node}")
+        else:
+            for attempt in range(400):
+                try:
+                    c = socket.create_connection(("algo-1", 29500), timeout=2); break
+                except OSError:
+                    time.sleep(0.05)
+            c.sendall(("hello from " + node).encode())
+            open("/opt/ml/model/algo-2.txt", "w").write(f"{c.recv(100).decode()} | on {node}")
+        """;
+
+    [Fact]
+    public async Task Job_TwoHostsOnTwoSlurmNodes_TalkAndUploadOneModel()
+    {
+        SlurmCluster.Require();
+        await using var server = await SlurmCluster.StartServerAsync();
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, Pair);
+        server.PutObject("data", "train/a.csv", "1\n");
+        var name = TestJobs.UniqueName("slurm-pair");
+        await server.CreateAsync(TestJobs.Request(name, image, instances: 2, channels: [TestJobs.Channel("train", "s3://data/train/")]));
+        var job = await server.WaitForEndAsync(name, TimeSpan.FromSeconds(90));
+        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString() + server.LogOf(name));
+        Assert.Equal("Starting,Downloading,Training,Uploading,Completed",
+            string.Join(",", job["SecondaryStatusTransitions"]!.AsArray().Select(t => t!["Status"]!.GetValue<string>())));
+
+        var model = TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"));
+        var one = model["algo-1.txt"].Split(" | on ");
+        var two = model["algo-2.txt"].Split(" | on ");
+        // Real traffic between two different Slurm nodes: each saw the other's node name.
+        Assert.NotEqual(one[1], two[1]);
+        Assert.Equal("hello from " + two[1], one[0]);
+        Assert.Equal("hello from " + one[1], two[0]);
+        Assert.True(server.Server.Store.Get(name)!.ExecutorState is { Length: > 0 }, "the Slurm job id is recorded");
+    }
+
+    [Fact]
+    public async Task Stop_OnSlurm_EveryNodeGetsSigtermAndTheModelIsUploaded()
+    {
+        SlurmCluster.Require();
+        await using var server = await SlurmCluster.StartServerAsync(grace: TimeSpan.FromSeconds(5));
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\ntrap 'echo \"saved by $SM_CURRENT_HOST\" > /opt/ml/model/$SM_CURRENT_HOST.txt; exit 0' TERM\necho running\nwhile :; do sleep 0.1; done\n");
+        var name = TestJobs.UniqueName("slurm-stop");
+        await server.CreateAsync(TestJobs.Request(name, image, instances: 3));
+        await server.WaitForSecondaryAsync(name, "Training", TimeSpan.FromSeconds(60));
+        await Poll.UntilAsync(() => server.LogOf(name).Split("running").Length == 4, TimeSpan.FromSeconds(30), "every host's algorithm to run");
+        var (status, _) = await server.CallAsync("StopTrainingJob", new JsonObject { ["TrainingJobName"] = name });
+        Assert.Equal(200, status);
+        var job = await server.WaitForEndAsync(name, TimeSpan.FromSeconds(60));
+        Assert.Equal("Stopped", job["TrainingJobStatus"]!.GetValue<string>());
+        var model = TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"));
+        Assert.Equal(["algo-1.txt", "algo-2.txt", "algo-3.txt"], model.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("saved by algo-2\n", model["algo-2.txt"]);
+    }
+
+    [Fact]
+    public async Task Host_KilledOnItsNode_FailsTheJobNamingTheHost()
+    {
+        SlurmCluster.Require();
+        await using var server = await SlurmCluster.StartServerAsync();
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\necho $$ > /opt/ml/model/pid-$SM_CURRENT_HOST\necho partial > /opt/ml/model/$SM_CURRENT_HOST.txt\nwhile :; do sleep 0.1; done\n");
+        var name = TestJobs.UniqueName("slurm-kill");
+        await server.CreateAsync(TestJobs.Request(name, image, instances: 2));
+        await server.WaitForSecondaryAsync(name, "Training", TimeSpan.FromSeconds(60));
+        var events = Path.Combine(server.Options.JobDirectory(name), "hosts", "algo-2.events.jsonl");
+        await Poll.UntilAsync(() => File.Exists(Path.Combine(server.Options.JobDirectory(name), "hosts", "algo-2", "model", "pid-algo-2")), TimeSpan.FromSeconds(30), "algo-2 to run");
+
+        // Kill algo-2's whole host: the trainyard host process and the algorithm under it.
+        var hostPids = Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(p => int.TryParse(p, out _))
+            .Where(p => SafeRead($"/proc/{p}/cmdline").Contains("host\0--plan\0", StringComparison.Ordinal) && SafeRead($"/proc/{p}/environ").Contains("SLURM_PROCID=1\0", StringComparison.Ordinal))
+            .ToList();
+        Assert.NotEmpty(hostPids);
+        foreach (var pid in hostPids)
+        {
+            System.Diagnostics.Process.GetProcessById(int.Parse(pid!, System.Globalization.CultureInfo.InvariantCulture)).Kill(entireProcessTree: true);
+        }
+
+        var job = await server.WaitForEndAsync(name, TimeSpan.FromSeconds(90));
+        Assert.Equal("Failed", job["TrainingJobStatus"]!.GetValue<string>());
+        Assert.Contains("algo-2", job["FailureReason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.True(File.Exists(events));
+        // What the hosts left is still uploaded.
+        Assert.Contains("algo-1.txt", TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz")).Keys);
+    }
+
+    [Fact]
+    public async Task Restart_WhileASlurmJobRuns_TheNewServerFollowsItToTheEnd()
+    {
+        SlurmCluster.Require();
+        using var home = new TempDirectory("slurm-restart");
+        using var dir = new TempDirectory();
+        var marker = dir["release"];
+        // The algorithm waits until the test releases it, after the server has been replaced.
+        var image = TestJobs.Algorithm(dir, $"#!/bin/sh\nwhile [ ! -e {marker} ]; do sleep 0.1; done\necho finished > /opt/ml/model/$SM_CURRENT_HOST.txt\necho 'loss=0.5'\n");
+        var name = TestJobs.UniqueName("slurm-restart");
+        var request = TestJobs.Request(name, image, instances: 2);
+        request["AlgorithmSpecification"]!["MetricDefinitions"] = new JsonArray(new JsonObject { ["Name"] = "loss", ["Regex"] = "loss=([0-9.]+)" });
+
+        var port = FreePort();
+        using (var serve = StartServe(home.Path, port))
+        {
+            await Poll.UntilAsync(() => CanConnect(port), TimeSpan.FromSeconds(30), "trainyard serve to listen");
+            var endpoint = new Uri($"http://127.0.0.1:{port}");
+            await AwsCli.JsonAsync(endpoint, "sagemaker", "create-training-job", "--cli-input-json", request.ToJsonString());
+            await Poll.UntilAsync(() => AwsCli.JsonAsync(endpoint, "sagemaker", "describe-training-job", "--training-job-name", name).Result["SecondaryStatus"]!.GetValue<string>() == "Training",
+                TimeSpan.FromSeconds(60), "the job to train");
+            serve.Kill(); // the server dies; the Slurm job does not
+            await serve.WaitForExitAsync();
+        }
+
+        await using var restarted = await SlurmCluster.StartServerAsync(home);
+        Assert.Equal("InProgress", (await restarted.DescribeAsync(name))["TrainingJobStatus"]!.GetValue<string>());
+        File.WriteAllText(marker, "go");
+        var job = await restarted.WaitForEndAsync(name, TimeSpan.FromSeconds(60));
+        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString());
+        Assert.Equal(0.5, job["FinalMetricDataList"]![0]!["Value"]!.GetValue<double>());
+        var model = TarGz.Entries(Path.Combine(restarted.Objects, "out", "models", name, "output", "model.tar.gz"));
+        Assert.Equal("finished\n", model["algo-2.txt"]);
+    }
+
+    [Fact]
+    public async Task PendingLongerThanMaxPendingTime_IsCancelledWithThatReason()
+    {
+        SlurmCluster.Require();
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\nexit 0\n");
+        // MaxPendingTimeInSeconds is at least 7200 in the API, so the executor is driven directly with a
+        // short limit, and Slurm is told to hold the job (--begin) so that it stays PENDING.
+        var executor = new SlurmExecutor(new SlurmOptions { PollInterval = TimeSpan.FromMilliseconds(200), ExtraSbatchArguments = ["--begin=now+3600"] }, NullLogger<SlurmExecutor>.Instance);
+        var plan = new HostPlan
+        {
+            JobName = "pending", JobArn = "arn", Region = "us-east-1", HostName = "algo-1", Hosts = ["algo-1"],
+            HostAddresses = new Dictionary<string, string> { ["algo-1"] = "127.0.0.11" },
+            HostDirectory = Path.Combine(dir.Path, "job", "hosts", "algo-1"), ImagePath = image,
+            HyperParameters = new Dictionary<string, string>(), Environment = new Dictionary<string, string>(),
+            InstanceTypeName = "ml.m5.large", Channels = [], VolumeSizeBytes = 1 << 30, TrainingJobConfigJson = "{}",
+            LogPath = Path.Combine(dir.Path, "job", "logs", "algo-1.log"), StopGracePeriod = TimeSpan.FromSeconds(1),
+            MaxPendingTime = TimeSpan.FromSeconds(2), ObjectStoreRoot = dir["objects"],
+        };
+        var placed = new RecordingEvents();
+        var result = await executor.Start([plan], placed, CancellationToken.None)[0].WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains("MaxPendingTimeInSeconds", result.Error, StringComparison.Ordinal);
+        var state = await SlurmCommands.QueryAsync(long.Parse(placed.State!, System.Globalization.CultureInfo.InvariantCulture), CancellationToken.None);
+        Assert.True(state is null || state.State == "CANCELLED", state?.State);
+    }
+
+    private sealed class RecordingEvents : IHostEvents
+    {
+        public string? State { get; private set; }
+
+        public void OnPhase(string host, HostPhase phase)
+        {
+        }
+
+        public void OnLog(string host, string line)
+        {
+        }
+
+        public void OnProgress(string host, long bytesDone, long bytesTotal, int objectsDone, int objectsTotal)
+        {
+        }
+
+        public void OnPlaced(string state) => State = state;
+    }
+
+    private static string SafeRead(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
+    private static System.Diagnostics.Process StartServe(string home, int port)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(TrainyardCli.Executable) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "serve", "--home", home, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--executor", "slurm", "--stop-grace-seconds", "3" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return System.Diagnostics.Process.Start(psi)!;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private static bool CanConnect(int port)
+    {
+        try
+        {
+            using var c = new System.Net.Sockets.TcpClient();
+            c.Connect(System.Net.IPAddress.Loopback, port);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+}
