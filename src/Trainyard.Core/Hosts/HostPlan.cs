@@ -37,7 +37,14 @@ public sealed record HostPlan
     public required string LogPath { get; init; }
     public bool UseSandbox { get; init; } = true;
     public required TimeSpan StopGracePeriod { get; init; }
+    /// <summary>CheckpointConfig.S3Uri, when the job has one.</summary>
+    public string? CheckpointS3Uri { get; init; }
+
+    /// <summary>CheckpointConfig.LocalPath (default /opt/ml/checkpoints), as the algorithm sees it.</summary>
     public string? CheckpointLocalPath { get; init; }
+
+    /// <summary>The host-side directory that holds the checkpoints.</summary>
+    public string CheckpointDirectory => Path.Combine(HostDirectory, "checkpoints");
 
     /// <summary>StoppingCondition.MaxPendingTimeInSeconds: how long a cluster may keep the job waiting for nodes.</summary>
     public TimeSpan? MaxPendingTime { get; init; }

@@ -82,6 +82,40 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             return new HostResult { HostName = plan.HostName, Stopped = true };
         }
 
+        CheckpointSync? checkpoints = null;
+        if (plan.CheckpointS3Uri is { } checkpointUri)
+        {
+            checkpoints = new CheckpointSync(store, S3Location.Parse(checkpointUri), plan.CheckpointDirectory, System);
+            try
+            {
+                await checkpoints.RestoreAsync(stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ObjectStoreException or DataPlaneException or IOException)
+            {
+                System("ClientError: cannot restore the checkpoints: " + e.Message);
+                return new HostResult { HostName = plan.HostName, Error = $"ClientError: cannot restore the checkpoints from {checkpointUri}: {e.Message}" };
+            }
+        }
+
+        using var checkpointing = new CancellationTokenSource();
+        var checkpointLoop = checkpoints?.RunAsync(checkpointing.Token) ?? Task.CompletedTask;
+        try
+        {
+            return await TrainAsync(contract, hostsFile, sandboxed, stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            await checkpointing.CancelAsync().ConfigureAwait(false);
+            await checkpointLoop.ConfigureAwait(false);
+            if (checkpoints is not null)
+            {
+                await checkpoints.FinalSyncAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<HostResult> TrainAsync(ContainerContract contract, string hostsFile, bool sandboxed, CancellationToken stop)
+    {
         var (fileName, arguments, workingDirectory, path) = SandboxCommand.Build(plan, Path.GetFullPath(hostsFile), sandboxed);
         var startInfo = new ProcessStartInfo(fileName)
         {

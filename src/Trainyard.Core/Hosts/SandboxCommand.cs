@@ -50,6 +50,11 @@ public static class SandboxCommand
                 args.AddRange(["--dir", "/opt/program", "--ro-bind", plan.ImagePath, "/opt/program/train"]);
             }
 
+            if (plan.CheckpointLocalPath is { } checkpoints && checkpoints.TrimEnd('/') != "/opt/ml/checkpoints")
+            {
+                args.AddRange(["--bind", plan.CheckpointDirectory, checkpoints]);
+            }
+
             args.AddRange([
                 "--ro-bind", hostsFile, "/etc/hosts",
                 "--unshare-uts", "--hostname", plan.HostName,

@@ -255,6 +255,8 @@ public sealed partial class JobRunner : IHostEvents
                 LogPath = Path.Combine(JobDirectory, "logs", $"{host}-{epoch}.log"),
                 UseSandbox = _options.Sandbox,
                 StopGracePeriod = _options.StopGracePeriod,
+                CheckpointS3Uri = definition.CheckpointConfig?.S3Uri,
+                CheckpointLocalPath = definition.CheckpointConfig is null ? null : definition.CheckpointConfig.LocalPath ?? "/opt/ml/checkpoints",
                 MaxPendingTime = definition.StoppingCondition.MaxPendingTimeInSeconds is { } pending ? TimeSpan.FromSeconds(pending) : null,
                 ObjectStore = _objects.Name,
                 ObjectStoreRoot = (_objects as LocalObjectStore)?.Root,

@@ -143,6 +143,12 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             }
         }
 
+        if (request.CheckpointConfig?.LocalPath is { } checkpointPath
+            && !(checkpointPath.StartsWith("/opt/", StringComparison.Ordinal) || checkpointPath.StartsWith("/tmp/", StringComparison.Ordinal) || Directory.Exists(checkpointPath)))
+        {
+            errors.Add($"CheckpointConfig.LocalPath '{checkpointPath}' must be an absolute path under /opt or /tmp (or a directory that exists on this machine): the sandbox's root file system is read-only.");
+        }
+
         if (errors.Count > 0)
         {
             throw new ApiValidationException(string.Join(" ", errors));

@@ -77,10 +77,11 @@ public sealed class LocalObjectStore : IObjectStore
             yield break;
         }
 
+        // A bucket is a directory that the first upload creates: a missing one simply holds nothing.
         baseDir = Path.Combine(Root, prefix.Bucket);
         if (!Directory.Exists(baseDir))
         {
-            throw new ObjectStoreException($"The bucket '{prefix.Bucket}' of {prefix} does not exist (NoSuchBucket).");
+            yield break;
         }
 
         // Only descend into the directory that can hold keys with this prefix.
