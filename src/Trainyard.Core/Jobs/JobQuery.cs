@@ -49,12 +49,20 @@ public static class JobQuery
                 continue;
             }
 
-            heap.Enqueue(job, key);
-            if (heap.Count > max)
+            if (heap.Count == max)
             {
-                heap.Dequeue(); // drops the one that sorts last
+                // Full page: only a job that sorts before the page's last one gets in.
                 more = true;
+                if (heap.TryPeek(out _, out var lastKey) && comparer.Compare(key, lastKey) >= 0)
+                {
+                    continue;
+                }
+
+                heap.EnqueueDequeue(job, key);
+                continue;
             }
+
+            heap.Enqueue(job, key);
         }
 
         var page = new List<JobRecord>(heap.Count);
