@@ -8,7 +8,9 @@ namespace Trainyard.DataPlane.Pipe;
 /// </summary>
 internal sealed unsafe class FifoWriter : IDisposable
 {
-    private const int SpliceChunk = 1 << 20;
+    // Splicing a 64 KiB slice at a time (not the whole 1 MiB pipe) lets the reader drain the pipe while the
+    // writer fills it: ~7.5 GB/s against ~5 GB/s with 1 MiB slices (docs/benchmarks-pipe.md).
+    private const int SpliceChunk = 64 << 10;
     private const int CopyChunk = 1 << 20;
 
     private readonly int _fd;

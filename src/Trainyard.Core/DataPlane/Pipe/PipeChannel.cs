@@ -147,13 +147,11 @@ public static partial class PipeChannel
 
     private static void CreateFifo(string path)
     {
+        // Stale FIFOs were removed at start and each epoch's is removed as it ends, so EEXIST means something
+        // else owns the name (say a File-mode channel called "<channel>_1"): fail rather than write into it.
         if (Libc.MkFifo(path, 0b110_100_100) != 0)
         {
-            var errno = Libc.LastError;
-            if (errno != Libc.EEXIST)
-            {
-                throw new IOException($"mkfifo {path} failed: {Libc.Describe(errno)}");
-            }
+            throw new IOException($"mkfifo {path} failed: {Libc.Describe(Libc.LastError)}");
         }
     }
 

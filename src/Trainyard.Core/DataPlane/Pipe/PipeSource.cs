@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Runtime.CompilerServices;
 using Trainyard.Storage;
 
@@ -11,8 +10,6 @@ namespace Trainyard.DataPlane.Pipe;
 /// </summary>
 internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> objects, PipeChannelOptions options)
 {
-    private const int GzipInputBuffer = 1 << 18;
-
     private List<AugmentedManifestLine>? _manifestLines;
 
     private bool CanSplice => store is LocalObjectStore && !options.IsGzip && !options.IsRecordIO && !options.IsAugmentedManifest;
@@ -139,8 +136,7 @@ internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> o
             return stream;
         }
 
-        // DeflateStream pulls its input in small reads; a buffer keeps those off the store.
-        return new ObjectReadStream(new GZipStream(new BufferedStream(stream, GzipInputBuffer), CompressionMode.Decompress), description);
+        return new ObjectReadStream(new GzipDecoder(stream), description);
     }
 
     private int OpenLocalFile(S3Location location)

@@ -192,6 +192,27 @@ public class PipeChannelTests
     }
 
     [Fact]
+    public async Task RunAsync_GzipObjectTruncated_FailsNamingObject()
+    {
+        await using var bed = new PipeTestBed();
+        var whole = bed.Put("cut.gz", Content(18, 200000), gzip: true);
+        var path = bed.Store.PathOf(whole.Location);
+        var bytes = await File.ReadAllBytesAsync(path, bed.Timeout);
+        await File.WriteAllBytesAsync(path, bytes[..(bytes.Length * 2 / 3)], bed.Timeout);
+        bed.Start([whole], Options(compression: "Gzip"));
+        var running = bed.Running!;
+
+        await using (var fifo = await bed.OpenAsync("train", 0))
+        {
+            await fifo.CopyToAsync(Stream.Null, bed.Timeout);
+        }
+
+        var e = await Assert.ThrowsAsync<PipeChannelException>(() => running.WaitAsync(bed.Timeout));
+        Assert.Contains("s3://bucket/cut.gz", e.Message, StringComparison.Ordinal);
+        Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_ManifestLineNotJson_FailsNamingManifestAndLine()
     {
         await using var bed = new PipeTestBed();
