@@ -27,7 +27,7 @@ internal static class PipeBench
             var dataDir = Path.Combine(root, "data");
             Directory.CreateDirectory(dataDir);
 
-            Console.WriteLine($"# pipe benchmark: {Environment.ProcessorCount} cores, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, pipe-max-size {File.ReadAllText("/proc/sys/fs/pipe-max-size").Trim()}");
+            Console.WriteLine($"# pipe benchmark: {Environment.ProcessorCount} cores, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, pipe-max-size {File.ReadAllText("/proc/sys/fs/pipe-max-size").Trim()}, loadavg {File.ReadAllText("/proc/loadavg").Trim()}");
             var objectSize = (long)(gib * (1L << 30)) / objectCount;
             var plain = CreateObjects(store, "plain", objectCount, objectSize, compressible: false);
             var plainBytes = plain.Sum(o => o.Size);

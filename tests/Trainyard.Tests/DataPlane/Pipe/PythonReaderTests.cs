@@ -62,4 +62,26 @@ public class PythonReaderTests
         await bed.StopAsync();
         Assert.Empty(Directory.GetFileSystemEntries(bed.DataDir));
     }
+
+    [Fact]
+    public async Task ReaderProcessDies_MidEpoch_NextEpochServedWhole()
+    {
+        await using var bed = new PipeTestBed();
+        var content = RecordIOTests.RandomPayload(new Random(3), 6 << 20);
+        bed.Start([bed.Put("big", content)], new PipeChannelOptions("train", "None", "None", null, "S3Prefix", null));
+        while (!File.Exists(bed.Fifo("train", 0)))
+        {
+            await Task.Delay(5, bed.Timeout);
+        }
+
+        // A reader process that reads a little and is killed (SIGKILL) while the writer is mid-epoch.
+        using (var reader = Process.Start(Python, ["-c", $"import os, signal; f = open({JsonSerializer.Serialize(bed.Fifo("train", 0))}, 'rb'); f.read(1000); os.kill(os.getpid(), signal.SIGKILL)"])!)
+        {
+            await reader.WaitForExitAsync(bed.Timeout);
+            Assert.Equal(137, reader.ExitCode);
+        }
+
+        Assert.Equal(content, await bed.ReadEpochAsync("train", 1));
+        Assert.False(File.Exists(bed.Fifo("train", 0)));
+    }
 }
