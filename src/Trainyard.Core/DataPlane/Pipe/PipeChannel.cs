@@ -29,8 +29,8 @@ public static partial class PipeChannel
     /// any pending open, removes its FIFOs and returns normally.
     /// </summary>
     /// <param name="store">Where the objects (and augmented-manifest references) are read from.</param>
-    /// <param name="objects">This host's share of the channel, in key order; for <c>AugmentedManifestFile</c>,
-    /// the manifest objects.</param>
+    /// <param name="objects">This host's share of the channel, in key order (the whole channel when
+    /// <see cref="PipeChannelOptions.Shard"/> is set); for <c>AugmentedManifestFile</c>, the manifest objects.</param>
     /// <param name="dataDir">The host's <c>/opt/ml/input/data</c>.</param>
     /// <param name="options">The channel's settings.</param>
     /// <param name="logger">Progress and diagnostics.</param>
@@ -124,6 +124,11 @@ public static partial class PipeChannel
         if (options.S3DataType is not ("S3Prefix" or "ManifestFile" or "AugmentedManifestFile"))
         {
             throw new ArgumentException($"Channel '{options.ChannelName}': S3DataType '{options.S3DataType}' is not S3Prefix, ManifestFile or AugmentedManifestFile.", nameof(options));
+        }
+
+        if (options.Shard is { } shard && (shard.HostCount < 1 || shard.HostIndex < 0 || shard.HostIndex >= shard.HostCount))
+        {
+            throw new ArgumentException($"Channel '{options.ChannelName}': host {shard.HostIndex} of {shard.HostCount} is not a valid shard.", nameof(options));
         }
 
         if (options.IsAugmentedManifest && (options.AttributeNames is null || options.AttributeNames.Count == 0))

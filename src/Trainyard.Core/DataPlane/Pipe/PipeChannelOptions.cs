@@ -7,13 +7,17 @@ namespace Trainyard.DataPlane.Pipe;
 /// <param name="ShuffleSeed">ShuffleConfig.Seed: when set, each epoch streams in a deterministic shuffled order.</param>
 /// <param name="S3DataType"><c>S3Prefix</c>, <c>ManifestFile</c> or <c>AugmentedManifestFile</c>.</param>
 /// <param name="AttributeNames">For <c>AugmentedManifestFile</c>: the attributes of each line, in stream order.</param>
+/// <param name="Shard">Null: the objects passed are this host's share (the caller sharded them). Set: the
+/// objects are the whole channel and each epoch is sharded here, after shuffling (see <see cref="PipeShard"/>);
+/// for <c>AugmentedManifestFile</c> the lines are sharded.</param>
 public sealed record PipeChannelOptions(
     string ChannelName,
     string CompressionType,
     string RecordWrapperType,
     long? ShuffleSeed,
     string S3DataType,
-    IReadOnlyList<string>? AttributeNames)
+    IReadOnlyList<string>? AttributeNames,
+    PipeShard? Shard = null)
 {
     internal bool IsGzip => string.Equals(CompressionType, "Gzip", StringComparison.OrdinalIgnoreCase);
 

@@ -22,7 +22,7 @@ internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> o
             return;
         }
 
-        var order = options.ShuffleSeed is { } seed ? DeterministicShuffle.Shuffle(objects, seed, epoch) : objects;
+        var order = ShareOf(options.ShuffleSeed is { } seed ? DeterministicShuffle.Shuffle(objects, seed, epoch) : objects);
         var records = options.IsRecordIO ? new RecordIOWriter(output) : null;
         foreach (var info in order)
         {
@@ -63,7 +63,11 @@ internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> o
         {
             // Shuffling lines needs them all; a line is small (attribute values and URIs, not the objects).
             _manifestLines ??= await ToListAsync(ReadManifestsAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
-            lines = DeterministicShuffle.Shuffle(_manifestLines, seed, epoch).ToAsyncEnumerable();
+            lines = ShareOf(DeterministicShuffle.Shuffle(_manifestLines, seed, epoch)).ToAsyncEnumerable();
+        }
+        else if (options.Shard is { } shard)
+        {
+            lines = ReadManifestsAsync(cancellationToken).Where((_, i) => i % shard.HostCount == shard.HostIndex);
         }
         else
         {
@@ -92,6 +96,8 @@ internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> o
             }
         }
     }
+
+    private IReadOnlyList<T> ShareOf<T>(IReadOnlyList<T> items) => options.Shard is { } shard ? shard.Select(items) : items;
 
     private async IAsyncEnumerable<AugmentedManifestLine> ReadManifestsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {

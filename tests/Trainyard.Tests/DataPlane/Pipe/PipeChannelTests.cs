@@ -68,6 +68,40 @@ public class PipeChannelTests
     }
 
     [Fact]
+    public async Task RunAsync_ShardedAndShuffled_HostsSplitEachEpochDifferently()
+    {
+        await using var bed = new PipeTestBed();
+        var contents = Enumerable.Range(0, 10).Select(i => Content(100 + i, 64 + i)).ToArray();
+        var objects = contents.Select((c, i) => bed.Put($"k{i:D2}", c)).ToList();
+        bed.Start(objects, Options(seed: 9) with { ChannelName = "h0", Shard = new PipeShard(0, 2) });
+        using var stop = new CancellationTokenSource();
+        var host1 = PipeChannel.RunAsync(bed.Store, objects, bed.DataDir, Options(seed: 9) with { ChannelName = "h1", Shard = new PipeShard(1, 2) }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stop.Token);
+
+        var shares = new List<int[]>();
+        for (var epoch = 0; epoch < 3; epoch++)
+        {
+            var order = DeterministicShuffle.Shuffle(Enumerable.Range(0, 10).ToArray(), 9, epoch);
+            int[] share0 = [.. order.Where((_, i) => i % 2 == 0)];
+            int[] share1 = [.. order.Where((_, i) => i % 2 == 1)];
+            Assert.Equal(share0.SelectMany(i => contents[i]).ToArray(), await bed.ReadEpochAsync("h0", epoch));
+            Assert.Equal(share1.SelectMany(i => contents[i]).ToArray(), await bed.ReadEpochAsync("h1", epoch));
+            Assert.Equal(Enumerable.Range(0, 10), share0.Concat(share1).Order());
+            shares.Add([.. share0.Order()]);
+        }
+
+        Assert.True(shares.Distinct(new SequenceComparer()).Count() > 1, "some object should move between hosts across epochs");
+        await stop.CancelAsync();
+        await host1.WaitAsync(bed.Timeout);
+    }
+
+    private sealed class SequenceComparer : IEqualityComparer<int[]>
+    {
+        public bool Equals(int[]? x, int[]? y) => x!.SequenceEqual(y!);
+
+        public int GetHashCode(int[] obj) => obj.Sum();
+    }
+
+    [Fact]
     public async Task RunAsync_Gzip_DecompressesOnTheFly()
     {
         await using var bed = new PipeTestBed();
