@@ -35,6 +35,19 @@ public class PipeChannelTests
     }
 
     [Fact]
+    public async Task RunAsync_PipeBuffer_IsOneMebibyte()
+    {
+        await using var bed = new PipeTestBed();
+        bed.Start([bed.Put("a", Content(1, 100))], Options());
+
+        await using var fifo = await bed.OpenAsync("train", 0);
+        Assert.NotEqual(-1, fifo.ReadByte()); // the writer sizes the pipe before its first write
+        var maxSize = int.Parse(File.ReadAllText("/proc/sys/fs/pipe-max-size").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var size = Libc.Fcntl((int)fifo.SafeFileHandle.DangerousGetHandle(), Libc.F_GETPIPE_SZ, 0);
+        Assert.True(maxSize < PipeChannel.PipeBufferSize || size == PipeChannel.PipeBufferSize, $"pipe buffer {size}, pipe-max-size {maxSize}");
+    }
+
+    [Fact]
     public async Task RunAsync_NextEpochFifo_ExistsWhenReaderSeesEof()
     {
         await using var bed = new PipeTestBed();
