@@ -77,25 +77,27 @@ internal sealed unsafe class FifoWriter : IDisposable
     }
 
     /// <summary>
-    /// Moves the whole file behind <paramref name="fileFd"/> into the FIFO with splice(2) — page cache to pipe,
-    /// no copy through user space — or with pread/write where the file system cannot splice. False when the
-    /// reader has closed the FIFO.
+    /// Moves <paramref name="length"/> bytes (-1: up to the end) of the file behind <paramref name="fileFd"/>,
+    /// from <paramref name="offset"/>, into the FIFO with splice(2) — page cache to pipe, no copy through user
+    /// space — or with pread/write where the file system cannot splice. False when the reader has closed the FIFO.
     /// </summary>
-    public bool WriteFile(int fileFd)
+    /// <exception cref="IOException">The file ends before <paramref name="length"/> bytes.</exception>
+    public bool WriteFile(int fileFd, long offset, long length)
     {
-        long offset = 0;
-        while (!_spliceUnsupported)
+        var remaining = length < 0 ? long.MaxValue : length;
+        while (!_spliceUnsupported && remaining > 0)
         {
-            var n = Libc.Splice(fileFd, &offset, _fd, null, SpliceChunk, Libc.SPLICE_F_MOVE | Libc.SPLICE_F_NONBLOCK | Libc.SPLICE_F_MORE);
+            var n = Libc.Splice(fileFd, &offset, _fd, null, (nuint)Math.Min(SpliceChunk, remaining), Libc.SPLICE_F_MOVE | Libc.SPLICE_F_NONBLOCK | Libc.SPLICE_F_MORE);
             if (n > 0)
             {
                 BytesWritten += n;
+                remaining -= n;
                 continue;
             }
 
             if (n == 0)
             {
-                return true;
+                return EndOfFile(length, remaining);
             }
 
             var errno = Libc.LastError;
@@ -116,19 +118,24 @@ internal sealed unsafe class FifoWriter : IDisposable
             }
         }
 
+        if (remaining == 0)
+        {
+            return true;
+        }
+
         UsedCopyFallback = true;
         _copyBuffer ??= new byte[CopyChunk];
-        while (true)
+        while (remaining > 0)
         {
             nint n;
             fixed (byte* buffer = _copyBuffer)
             {
-                n = Libc.PRead(fileFd, buffer, CopyChunk, offset);
+                n = Libc.PRead(fileFd, buffer, (nuint)Math.Min(CopyChunk, remaining), offset);
             }
 
             if (n == 0)
             {
-                return true;
+                return EndOfFile(length, remaining);
             }
 
             if (n < 0)
@@ -143,12 +150,18 @@ internal sealed unsafe class FifoWriter : IDisposable
             }
 
             offset += n;
+            remaining -= n;
             if (!Write(_copyBuffer.AsSpan(0, (int)n)))
             {
                 return false;
             }
         }
+
+        return true;
     }
+
+    private static bool EndOfFile(long length, long remaining) =>
+        length < 0 ? true : throw new IOException($"the file ended {remaining} bytes early: it changed while it was streamed");
 
     private void WaitWritable()
     {

@@ -122,7 +122,7 @@ public static partial class PipeChannel
                 bool written;
                 try
                 {
-                    written = chunk.Buffer is { } buffer ? fifo.Write(buffer.AsSpan(0, chunk.Count)) : fifo.WriteFile(chunk.FileDescriptor);
+                    written = chunk.Buffer is { } buffer ? fifo.Write(buffer.AsSpan(0, chunk.Count)) : fifo.WriteFile(chunk.File!.Descriptor, chunk.Offset, chunk.Length);
                 }
                 finally
                 {
@@ -153,9 +153,9 @@ public static partial class PipeChannel
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        else if (chunk.FileDescriptor >= 0)
+        else
         {
-            _ = Libc.Close(chunk.FileDescriptor);
+            chunk.File?.Release();
         }
     }
 }

@@ -51,17 +51,21 @@ internal sealed class PipeChunkWriter(ChannelWriter<PipeChunk> queue, int chunkS
         return n;
     }
 
-    /// <summary>Queues a whole local file, after what was written before it.</summary>
-    public async ValueTask AddFileAsync(int fileDescriptor, string source, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues a range of a local file (<paramref name="length"/> -1: to its end), after what was written
+    /// before it. The queued chunk takes its own reference to <paramref name="file"/>.
+    /// </summary>
+    public async ValueTask AddFileRangeAsync(LocalFile file, long offset, long length, CancellationToken cancellationToken)
     {
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        var chunk = PipeChunk.FileRange(file.AddReference(), offset, length);
         try
         {
-            await FlushAsync(cancellationToken).ConfigureAwait(false);
-            await queue.WriteAsync(PipeChunk.File(fileDescriptor, source), cancellationToken).ConfigureAwait(false);
+            await queue.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            _ = Libc.Close(fileDescriptor);
+            file.Release();
             throw;
         }
     }

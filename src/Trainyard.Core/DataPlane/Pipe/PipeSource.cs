@@ -12,7 +12,10 @@ internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> o
 {
     private List<AugmentedManifestLine>? _manifestLines;
 
-    private bool CanSplice => store is LocalObjectStore && !options.IsGzip && !options.IsRecordIO && !options.IsAugmentedManifest;
+    private const int ScanBufferSize = 1 << 20;
+
+    // Uncompressed objects of the local store are spliced from their files (RecordIO: between headers).
+    private LocalObjectStore? SpliceStore => options.IsGzip ? null : store as LocalObjectStore;
 
     public async Task ProduceAsync(PipeChunkWriter output, int epoch, CancellationToken cancellationToken)
     {
@@ -29,9 +32,24 @@ internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> o
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                if (CanSplice)
+                if (SpliceStore is { } local)
                 {
-                    await output.AddFileAsync(OpenLocalFile(info.Location), info.Location.ToString(), cancellationToken).ConfigureAwait(false);
+                    var file = LocalFile.Open(local.PathOf(info.Location));
+                    try
+                    {
+                        if (records is null)
+                        {
+                            await output.AddFileRangeAsync(file, 0, -1, cancellationToken).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            await AddLocalRecordAsync(output, file, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                    finally
+                    {
+                        file.Release();
+                    }
                 }
                 else if (records is not null)
                 {
@@ -145,16 +163,73 @@ internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> o
         return new ObjectReadStream(new GzipDecoder(stream), description);
     }
 
-    private int OpenLocalFile(S3Location location)
+    /// <summary>
+    /// One RecordIO record whose payload is a local file: a scan finds the magics (through the page cache),
+    /// then the frame headers are written and the payload segments between them spliced from the file.
+    /// </summary>
+    private static async Task AddLocalRecordAsync(PipeChunkWriter output, LocalFile file, CancellationToken cancellationToken)
     {
-        var path = ((LocalObjectStore)store).PathOf(location);
-        var fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
+        var (positions, length) = ScanForMagic(file);
+        var header = new byte[RecordIO.HeaderSize];
+        long start = 0;
+        foreach (var position in positions)
         {
-            throw new IOException($"cannot open {path}: {Libc.Describe(Libc.LastError)}");
+            RecordIO.WriteHeader(header, start == 0 ? 1 : 2, (int)(position - start));
+            await output.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+            if (position > start)
+            {
+                await output.AddFileRangeAsync(file, start, position - start, cancellationToken).ConfigureAwait(false);
+            }
+
+            start = position + 4;
         }
 
-        _ = Libc.PosixFadvise(fd, 0, 0, Libc.POSIX_FADV_SEQUENTIAL);
-        return fd;
+        RecordIO.WriteHeader(header, positions.Count > 0 ? 3 : 0, (int)(length - start));
+        await output.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+        if (length > start)
+        {
+            await output.AddFileRangeAsync(file, start, length - start, cancellationToken).ConfigureAwait(false);
+        }
+
+        var padding = RecordIO.PaddingFor(length);
+        if (padding > 0)
+        {
+            await output.WriteAsync(new byte[padding], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static (List<long> Positions, long Length) ScanForMagic(LocalFile file)
+    {
+        using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(file.Descriptor, ownsHandle: false);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ScanBufferSize);
+        try
+        {
+            var positions = new List<long>();
+            long offset = 0; // file offset of buffer[0]
+            var carry = 0;
+            while (true)
+            {
+                var read = RandomAccess.Read(handle, buffer.AsSpan(carry, ScanBufferSize - carry), offset + carry);
+                var available = carry + read;
+                var whole = read == 0 ? available : available & ~3;
+                RecordIO.FindMagic(buffer.AsSpan(0, whole), offset, positions);
+                offset += whole;
+                carry = available - whole;
+                buffer.AsSpan(whole, carry).CopyTo(buffer);
+                if (offset > RecordIO.MaxRecordLength)
+                {
+                    throw new InvalidDataException($"A RecordIO record holds at most {RecordIO.MaxRecordLength} bytes; this payload has more.");
+                }
+
+                if (read == 0)
+                {
+                    return (positions, offset);
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }

@@ -175,6 +175,18 @@ public class PipeChannelTests
     }
 
     [Fact]
+    public async Task RunAsync_StreamingStoreRecordIO_SameBytesAsDmlc()
+    {
+        await using var bed = new PipeTestBed();
+        var random = new Random(19);
+        byte[][] contents = [RecordIOTests.RandomPayload(random, 999), [], RecordIOTests.RandomPayload(random, RecordIOWriter.InMemoryLimit + 4097)];
+        var objects = contents.Select((c, i) => bed.Put($"r{i}", c)).ToList();
+        bed.Start(objects, Options(wrapper: "RecordIO"), new StreamingStore(bed.Store));
+
+        Assert.Equal(contents.SelectMany(RecordIOTests.EncodeReference).ToArray(), await bed.ReadEpochAsync("train", 0));
+    }
+
+    [Fact]
     public async Task RunAsync_AugmentedManifest_OneRecordPerAttributeInOrder()
     {
         await using var bed = new PipeTestBed();
