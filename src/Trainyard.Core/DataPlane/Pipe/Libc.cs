@@ -12,6 +12,7 @@ internal static unsafe partial class Libc
     public const int O_WRONLY = 1;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
+    public const int O_PATH = 0x200000;
 
     public const int F_GETFL = 3;
     public const int F_SETFL = 4;

@@ -200,6 +200,11 @@ public static partial class PipeChannel
     private static Task<int> OpenForWritingAsync(string path, CancellationToken cancellationToken)
     {
         var result = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // An O_PATH handle reaches the FIFO even if its name is removed meanwhile, so cancellation can
+        // always open it for reading through /proc/self/fd and release the blocked open.
+        var pathFd = Libc.Open(path, Libc.O_PATH | Libc.O_CLOEXEC, 0);
+        var releasePath = pathFd >= 0 ? "/proc/self/fd/" + pathFd.ToString(CultureInfo.InvariantCulture) : path;
         var thread = new Thread(() =>
         {
             var gate = new object();
@@ -211,7 +216,7 @@ public static partial class PipeChannel
                 {
                     if (!opened)
                     {
-                        releaseFd = Libc.Open(path, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+                        releaseFd = Libc.Open(releasePath, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
                     }
                 }
             });
@@ -233,6 +238,11 @@ public static partial class PipeChannel
             if (releaseFd >= 0)
             {
                 _ = Libc.Close(releaseFd);
+            }
+
+            if (pathFd >= 0)
+            {
+                _ = Libc.Close(pathFd);
             }
 
             if (cancellationToken.IsCancellationRequested)

@@ -363,6 +363,20 @@ public class PipeChannelTests
     }
 
     [Fact]
+    public async Task RunAsync_FifoRemovedByOthersThenCancelled_StillReturns()
+    {
+        await using var bed = new PipeTestBed();
+        bed.Start([bed.Put("a", [1])], Options());
+        var running = bed.Running!;
+        await bed.WaitForWriterBlockedInOpenAsync();
+
+        File.Delete(bed.Fifo("train", 0));
+        await bed.StopAsync();
+
+        Assert.True(running.IsCompletedSuccessfully);
+    }
+
+    [Fact]
     public async Task RunAsync_CancelledWhileReaderStalls_WriterUnblocksAndReturns()
     {
         await using var bed = new PipeTestBed();

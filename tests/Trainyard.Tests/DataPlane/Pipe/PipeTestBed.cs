@@ -76,6 +76,29 @@ internal sealed class PipeTestBed : IAsyncDisposable
         return await Task.Run(() => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 0), Timeout);
     }
 
+    /// <summary>Waits until a FIFO opener thread of this process sleeps in the kernel waiting for a reader.</summary>
+    public async Task WaitForWriterBlockedInOpenAsync()
+    {
+        while (!Directory.EnumerateDirectories("/proc/self/task").Any(task =>
+            TryRead(Path.Combine(task, "comm")).StartsWith("pipe-open", StringComparison.Ordinal) &&
+            TryRead(Path.Combine(task, "wchan")) == "wait_for_partner"))
+        {
+            await Task.Delay(5, Timeout);
+        }
+
+        static string TryRead(string path)
+        {
+            try
+            {
+                return File.ReadAllText(path).Trim();
+            }
+            catch (IOException)
+            {
+                return "";
+            }
+        }
+    }
+
     public async Task<byte[]> ReadEpochAsync(string channel, int epoch)
     {
         await using var fifo = await OpenAsync(channel, epoch);
