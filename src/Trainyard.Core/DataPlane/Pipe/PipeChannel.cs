@@ -10,7 +10,7 @@ namespace Trainyard.DataPlane.Pipe;
 /// </summary>
 /// <remarks>
 /// Epoch <c>n+1</c>'s FIFO is created before epoch <c>n</c>'s write end is closed, so a reader that sees EOF
-/// can open the next one at once. Each FIFO is unlinked as its epoch ends, so only the current (and at the
+/// can open the next one at once. Each FIFO is unlinked just before its write end closes, so only the current (and at the
 /// boundary, the next) FIFO exists; leftovers from a host that died are removed at start.
 /// </remarks>
 public static partial class PipeChannel
@@ -82,8 +82,9 @@ public static partial class PipeChannel
                 }
                 finally
                 {
-                    _ = Libc.Close(fd);
+                    // Unlinked before the write end closes: a reader that sees EOF finds only the next pass.
                     File.Delete(path);
+                    _ = Libc.Close(fd);
                 }
 
                 epoch++;
