@@ -43,7 +43,7 @@ public sealed partial class S3ObjectStore
                     // One request; hash as the bytes stream past, in order.
                     using var hash = md5 is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.MD5);
                     await FetchRangeAsync(source, file, 0, size, whole: true, hash, progress, cancellationToken).ConfigureAwait(false);
-                    CheckMd5(uri, md5, hash?.GetHashAndReset());
+                    await CheckMd5Async(source.Location, md5, hash?.GetHashAndReset(), cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
@@ -58,7 +58,7 @@ public sealed partial class S3ObjectStore
                         }).ConfigureAwait(false);
                     if (md5 is not null)
                     {
-                        CheckMd5(uri, md5, await HashFileAsync(file, size, cancellationToken).ConfigureAwait(false));
+                        await CheckMd5Async(source.Location, md5, await HashFileAsync(file, size, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
                     }
                 }
 
@@ -294,12 +294,23 @@ public sealed partial class S3ObjectStore
         }
     }
 
-    private static void CheckMd5(string uri, byte[]? expected, byte[]? actual)
+    private async Task CheckMd5Async(S3Location location, byte[]? expected, byte[]? actual, CancellationToken cancellationToken)
     {
-        if (expected is not null && actual is not null && !expected.AsSpan().SequenceEqual(actual))
+        if (expected is null || actual is null || expected.AsSpan().SequenceEqual(actual))
         {
-            throw new ObjectStoreException($"{uri}: MD5 {Convert.ToHexStringLower(actual)} of the downloaded bytes does not match the ETag {Convert.ToHexStringLower(expected)}.");
+            return;
         }
+
+        // SSE-KMS and SSE-C objects have 32-hex-digit ETags that are not the MD5 of the content; only a
+        // HEAD says which kind this is, and it is worth asking only when the hashes disagree.
+        var head = await _client.GetObjectMetadataAsync(new Amazon.S3.Model.GetObjectMetadataRequest { BucketName = location.Bucket, Key = location.Key }, cancellationToken).ConfigureAwait(false);
+        var kms = head.ServerSideEncryptionMethod is { } sse && sse != Amazon.S3.ServerSideEncryptionMethod.None && sse != Amazon.S3.ServerSideEncryptionMethod.AES256;
+        if (kms || head.ServerSideEncryptionCustomerMethod is { } c && c != Amazon.S3.ServerSideEncryptionCustomerMethod.None)
+        {
+            return;
+        }
+
+        throw new ObjectStoreException($"{location}: MD5 {Convert.ToHexStringLower(actual)} of the downloaded bytes does not match the ETag {Convert.ToHexStringLower(expected)}.");
     }
 
     internal static bool IsMd5ETag(string? etag) => etag is { Length: 32 } && etag.All(Uri.IsHexDigit);

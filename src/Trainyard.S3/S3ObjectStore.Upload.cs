@@ -4,6 +4,11 @@ namespace Trainyard.S3;
 
 public sealed partial class S3ObjectStore
 {
+    private long _multipartParts;
+
+    /// <summary>Multipart-upload parts this store has completed, for diagnostics and tests.</summary>
+    internal long MultipartPartsUploaded => Interlocked.Read(ref _multipartParts);
+
     /// <summary>
     /// Streams what <paramref name="write"/> writes into a multipart upload (parts of
     /// <see cref="S3ObjectStoreOptions.PartSize"/>, up to <see cref="S3ObjectStoreOptions.Concurrency"/>
@@ -22,7 +27,9 @@ public sealed partial class S3ObjectStore
             try
             {
                 await write(stream, cancellationToken).ConfigureAwait(false);
-                return await stream.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                var length = await stream.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref _multipartParts, stream.PartsUploaded);
+                return length;
             }
             catch
             {

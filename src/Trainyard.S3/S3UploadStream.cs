@@ -32,6 +32,10 @@ internal sealed class S3UploadStream : Stream
     private string? _uploadId;
     private bool _finished;
 
+    // aws-chunked bodies (the SDK's default) are not understood by many S3-compatible servers, and
+    // hashing every part for the signature costs a core; over TLS an unsigned payload is as safe.
+    private readonly bool _unsignedPayload;
+
     public S3UploadStream(
         IAmazonS3 client, S3Location location, S3ObjectStoreOptions options, RetryPolicy retry, SemaphoreSlim requestSlots, ArrayPool<byte> pool, CancellationToken cancellationToken)
     {
@@ -43,7 +47,11 @@ internal sealed class S3UploadStream : Stream
         _pool = pool;
         _partsInFlight = new SemaphoreSlim(options.Concurrency, options.Concurrency);
         _abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _unsignedPayload = options.ServiceUrl is null || options.ServiceUrl.Scheme == Uri.UriSchemeHttps;
     }
+
+    /// <summary>Parts uploaded so far (0 when the payload went up as one PutObject).</summary>
+    public int PartsUploaded => _partNumber;
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -105,6 +113,8 @@ internal sealed class S3UploadStream : Stream
                 Key = _location.Key,
                 AutoCloseStream = false,
                 AutoResetStreamPosition = true,
+                UseChunkEncoding = false,
+                DisablePayloadSigning = _unsignedPayload,
             };
             await WithRetryAsync(
                 async ct =>
@@ -255,6 +265,8 @@ internal sealed class S3UploadStream : Stream
                 UploadId = _uploadId,
                 PartNumber = partNumber,
                 PartSize = size,
+                UseChunkEncoding = false,
+                DisablePayloadSigning = _unsignedPayload,
             };
             var response = await WithRetryAsync(
                 async ct =>
