@@ -198,7 +198,10 @@ public sealed class ParallelGzipStream : Stream
     {
         if (!_anyMember && _filled == 0)
         {
-            _pending.Enqueue(Task.FromResult(Compress([], 0, _level)));
+            // GZipStream writes nothing at all when nothing was written to it, so spell out the member:
+            // header (no name, Unix), an empty final deflate block, CRC32 0 and length 0.
+            byte[] empty = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            _pending.Enqueue(Task.FromResult(new MemoryStream(empty, 0, empty.Length, writable: false, publiclyVisible: true)));
             _anyMember = true;
         }
     }
