@@ -18,14 +18,18 @@ public sealed class S3ObjectStoreOptions
     /// <summary>Explicit credentials; null uses the SDK's default chain (environment, profiles, instance role).</summary>
     public Amazon.Runtime.AWSCredentials? Credentials { get; set; }
 
-    /// <summary>Bytes per multipart-upload part, and per ranged GET of a download.</summary>
+    /// <summary>Bytes per multipart-upload part, and the smallest range a download splits an object into.</summary>
     public int PartSize { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
     /// Requests in flight at once across the whole store (ranged GETs, upload parts): the bound that
     /// keeps nested parallelism (many objects, each in many ranges) from opening unbounded connections.
     /// </summary>
-    public int Concurrency { get; set; } = 16;
+    /// <remarks>
+    /// The default, four per core with at least 8, keeps a remote S3 busy while leaving CPU for the work
+    /// each stream costs (TLS, copying, hashing); more only contends on small machines.
+    /// </remarks>
+    public int Concurrency { get; set; } = Math.Max(8, 4 * Environment.ProcessorCount);
 
     /// <summary>Retries of one request after a throttle, a 5xx or a dropped connection.</summary>
     public int MaxRetries { get; set; } = 5;
