@@ -80,10 +80,15 @@ internal static class S3UploadBenchmark
     /// </summary>
     private static long CreateModel(string dir)
     {
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
         Directory.CreateDirectory(Path.Combine(dir, "tokenizer"));
         var random = new Random(42);
         var shard = new float[(120 << 20) / sizeof(float)];
-        for (var s = 0; s < 4; s++)
+        for (var s = 0; s < 3; s++)
         {
             for (var i = 0; i < shard.Length; i += 2)
             {
@@ -95,7 +100,7 @@ internal static class S3UploadBenchmark
                 shard[i + 1] = (float)(r * Math.Sin(2 * Math.PI * u2));
             }
 
-            File.WriteAllBytes(Path.Combine(dir, $"model-{s:d5}-of-00004.safetensors"), MemoryMarshal.AsBytes(shard.AsSpan()).ToArray());
+            File.WriteAllBytes(Path.Combine(dir, $"model-{s:d5}-of-00003.safetensors"), MemoryMarshal.AsBytes(shard.AsSpan()).ToArray());
         }
 
         var vocab = string.Join('\n', Enumerable.Range(0, 2_000_000).Select(i => $"token_{i % 50_000}_{i * 7919 % 100_003}\t{i}"));
