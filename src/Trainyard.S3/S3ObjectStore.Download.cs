@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using Amazon.Runtime;
+using Amazon.Runtime.Credentials;
 using Microsoft.Win32.SafeHandles;
 using Trainyard.Storage;
 
@@ -13,6 +15,7 @@ public sealed partial class S3ObjectStore
     private const int CopyBufferSize = 256 * 1024;
 
     private int _activeDownloads;
+    private AWSCredentials? _credentials;
 
     /// <summary>How long a ranged GET may go without receiving a byte before it counts as a dropped connection.</summary>
     public static TimeSpan ReadIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
@@ -241,14 +244,22 @@ public sealed partial class S3ObjectStore
 
     private async Task<Uri> PresignGetAsync(S3Location location)
     {
-        // Presigning is a local HMAC, cheap enough to do per request, which keeps long downloads clear of URL expiry.
+        var expires = TimeSpan.FromHours(1);
+        if (_presigner is not null)
+        {
+            // Presigning per request keeps long downloads clear of URL expiry; it is cheap enough (see SigV4Presigner).
+            _credentials ??= Options.Credentials ?? DefaultAWSCredentialsIdentityResolver.GetCredentials(_client.Config);
+            var credentials = await _credentials.GetCredentialsAsync().ConfigureAwait(false);
+            return _presigner.PresignGet(location.Bucket, location.Key, credentials, DateTime.UtcNow, expires);
+        }
+
         var url = await _client.GetPreSignedURLAsync(new Amazon.S3.Model.GetPreSignedUrlRequest
         {
             BucketName = location.Bucket,
             Key = location.Key,
             Verb = Amazon.S3.HttpVerb.GET,
-            Expires = DateTime.UtcNow.AddHours(1),
-            Protocol = Options.ServiceUrl?.Scheme == "http" ? Amazon.S3.Protocol.HTTP : Amazon.S3.Protocol.HTTPS,
+            Expires = DateTime.UtcNow.Add(expires),
+            Protocol = Amazon.S3.Protocol.HTTPS,
         }).ConfigureAwait(false);
         return new Uri(url);
     }

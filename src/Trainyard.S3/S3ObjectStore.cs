@@ -23,6 +23,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     private readonly SemaphoreSlim _requestSlots;
     private readonly RetryPolicy _retry;
     private readonly ArrayPool<byte> _partPool;
+    private readonly SigV4Presigner? _presigner;
 
     /// <summary>Creates a store with the given options (see <see cref="FromEnvironment"/> for the usual set-up).</summary>
     public S3ObjectStore(S3ObjectStoreOptions options)
@@ -39,6 +40,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         _requestSlots = new SemaphoreSlim(options.Concurrency, options.Concurrency);
         _retry = new RetryPolicy(options.MaxRetries, options.RetryBaseDelay, options.RetryMaxDelay);
         _partPool = ArrayPool<byte>.Create(options.PartSize, options.Concurrency + 2);
+        _presigner = options.ServiceUrl is { } url ? new SigV4Presigner(url, options.Region, options.ForcePathStyle) : null;
     }
 
     /// <inheritdoc />
