@@ -17,13 +17,11 @@ public sealed partial class S3ObjectStore
     private int _activeDownloads;
     private AWSCredentials? _credentials;
 
-    /// <summary>How long a ranged GET may go without receiving a byte before it counts as a dropped connection.</summary>
-    public static TimeSpan ReadIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
-
     /// <summary>
-    /// Downloads an object into <paramref name="destinationPath"/>: objects larger than
-    /// <see cref="S3ObjectStoreOptions.PartSize"/> are fetched as byte ranges in parallel and written at
-    /// their offsets into a preallocated file; a range that breaks is resumed where it broke. The result
+    /// Downloads an object into <paramref name="destinationPath"/>: an object larger than
+    /// <see cref="S3ObjectStoreOptions.PartSize"/> is fetched as byte ranges in parallel (as many as its
+    /// share of the request slots allows) written at their offsets into a preallocated file; a range
+    /// that breaks is resumed from its first missing byte. The result
     /// is checked against the listed size (and the MD5 ETag of single-part objects); on failure the
     /// partial file is deleted.
     /// </summary>
@@ -124,7 +122,7 @@ public sealed partial class S3ObjectStore
                 try
                 {
                     using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                    idle.CancelAfter(ReadIdleTimeout);
+                    idle.CancelAfter(Options.ReadIdleTimeout);
 
                     // A whole-object GET asks for no range, so an empty object works and servers need not support ranges for it.
                     var ranged = !(whole && done == 0);
@@ -140,7 +138,7 @@ public sealed partial class S3ObjectStore
                                 throw new IOException($"The connection closed after {done} of {length} bytes.");
                             }
 
-                            idle.CancelAfter(ReadIdleTimeout);
+                            idle.CancelAfter(Options.ReadIdleTimeout);
                             await RandomAccess.WriteAsync(file, buffer.AsMemory(0, n), start + done, cancellationToken).ConfigureAwait(false);
                             hash?.AppendData(buffer, 0, n);
                             done += n;

@@ -34,6 +34,9 @@ public sealed class S3ObjectStoreOptions
     /// <summary>Retries of one request after a throttle, a 5xx or a dropped connection.</summary>
     public int MaxRetries { get; set; } = 5;
 
+    /// <summary>How long a GET may go without receiving a byte before it counts as a dropped connection (and is retried).</summary>
+    public TimeSpan ReadIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Back-off before the first retry; it doubles (with jitter) each time.</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
