@@ -11,7 +11,15 @@ internal sealed class BenchEnvironment
     public const string AccessKey = "S3RVER";
     public const string SecretKey = "S3RVER";
 
-    private BenchEnvironment(Uri endpoint) => Endpoint = endpoint;
+    private const string ServerDir = "/tmp/trainyard-bench-s3rver";
+
+    private readonly bool _started;
+
+    private BenchEnvironment(Uri endpoint, bool started)
+    {
+        Endpoint = endpoint;
+        _started = started;
+    }
 
     public Uri Endpoint { get; }
 
@@ -21,17 +29,39 @@ internal sealed class BenchEnvironment
     {
         if (options.Endpoint is { } endpoint)
         {
-            return new BenchEnvironment(endpoint);
+            return new BenchEnvironment(endpoint, started: false);
         }
 
         var script = Path.Combine(RepoRoot(), ".ci", "s3rver.sh");
-        var (code, stdout) = await RunAsync("bash", $"{script} 4599", new() { ["S3RVER_DIR"] = "/tmp/trainyard-bench-s3rver" });
+        var (code, stdout) = await RunAsync("bash", $"{script} 4599", new() { ["S3RVER_DIR"] = ServerDir });
         if (code != 0)
         {
             throw new InvalidOperationException("s3rver did not start");
         }
 
-        return new BenchEnvironment(new Uri(stdout.Trim()));
+        return new BenchEnvironment(new Uri(stdout.Trim()), started: true);
+    }
+
+    /// <summary>Stops the s3rver this run started and deletes its data; a server given by --endpoint is left alone.</summary>
+    public void Stop()
+    {
+        if (!_started)
+        {
+            return;
+        }
+
+        var pid = int.Parse(File.ReadAllText(Path.Combine(ServerDir, "s3rver.pid")).Trim(), CultureInfo.InvariantCulture);
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            process.Kill();
+            process.WaitForExit(5000);
+        }
+        catch (ArgumentException)
+        {
+        }
+
+        Directory.Delete(ServerDir, recursive: true);
     }
 
     public S3ObjectStore CreateStore(Action<S3ObjectStoreOptions>? configure = null)

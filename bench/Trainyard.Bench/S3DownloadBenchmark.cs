@@ -78,6 +78,8 @@ internal static class S3DownloadBenchmark
             {
                 await store.DeleteAsync(o.Location, default);
             }
+
+            env.Stop();
         }
 
         return 0;

@@ -69,6 +69,8 @@ internal static class S3UploadBenchmark
             {
                 await store.DeleteAsync(o.Location, default);
             }
+
+            env.Stop();
         }
 
         return 0;
