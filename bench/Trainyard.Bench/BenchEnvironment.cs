@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Globalization;
+using Amazon.Runtime;
+using Trainyard.S3;
+
+namespace Trainyard.Bench;
+
+/// <summary>The S3 server, credentials and external tools the benchmarks run against.</summary>
+internal sealed class BenchEnvironment
+{
+    public const string AccessKey = "S3RVER";
+    public const string SecretKey = "S3RVER";
+
+    private const string ServerDir = "/tmp/trainyard-bench-s3rver";
+
+    private readonly bool _started;
+
+    private BenchEnvironment(Uri endpoint, bool started)
+    {
+        Endpoint = endpoint;
+        _started = started;
+    }
+
+    public Uri Endpoint { get; }
+
+    public string EndpointText => Endpoint.ToString().TrimEnd('/');
+
+    public static async Task<BenchEnvironment> StartAsync(BenchOptions options)
+    {
+        if (options.Endpoint is { } endpoint)
+        {
+            return new BenchEnvironment(endpoint, started: false);
+        }
+
+        var script = Path.Combine(RepoRoot(), ".ci", "s3rver.sh");
+        var (code, stdout) = await RunAsync("bash", $"{script} 4599", new() { ["S3RVER_DIR"] = ServerDir });
+        if (code != 0)
+        {
+            throw new InvalidOperationException("s3rver did not start");
+        }
+
+        return new BenchEnvironment(new Uri(stdout.Trim()), started: true);
+    }
+
+    /// <summary>Stops the s3rver this run started and deletes its data; a server given by --endpoint is left alone.</summary>
+    public void Stop()
+    {
+        if (!_started)
+        {
+            return;
+        }
+
+        var pid = int.Parse(File.ReadAllText(Path.Combine(ServerDir, "s3rver.pid")).Trim(), CultureInfo.InvariantCulture);
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            process.Kill();
+            process.WaitForExit(5000);
+        }
+        catch (ArgumentException)
+        {
+        }
+
+        Directory.Delete(ServerDir, recursive: true);
+    }
+
+    public S3ObjectStore CreateStore(Action<S3ObjectStoreOptions>? configure = null)
+    {
+        var options = new S3ObjectStoreOptions
+        {
+            ServiceUrl = Endpoint,
+            ForcePathStyle = true,
+            Credentials = new BasicAWSCredentials(AccessKey, SecretKey),
+        };
+        // Tuning knobs for exploring, e.g. BENCH_PART_MB=32 BENCH_CONCURRENCY=8.
+        if (Environment.GetEnvironmentVariable("BENCH_PART_MB") is { Length: > 0 } part)
+        {
+            options.PartSize = int.Parse(part, CultureInfo.InvariantCulture) << 20;
+        }
+
+        if (Environment.GetEnvironmentVariable("BENCH_CONCURRENCY") is { Length: > 0 } concurrency)
+        {
+            options.Concurrency = int.Parse(concurrency, CultureInfo.InvariantCulture);
+        }
+
+        configure?.Invoke(options);
+        return new S3ObjectStore(options);
+    }
+
+    /// <summary>Runs a shell command with the S3 credentials in its environment; returns the seconds it took.</summary>
+    public static async Task<double> TimeShellAsync(string command, bool unsetCaBundle = false)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["AWS_ACCESS_KEY_ID"] = AccessKey,
+            ["AWS_SECRET_ACCESS_KEY"] = SecretKey,
+            ["AWS_DEFAULT_REGION"] = "us-east-1",
+        };
+        if (unsetCaBundle)
+        {
+            env["AWS_CA_BUNDLE"] = null;
+        }
+
+        var watch = Stopwatch.StartNew();
+        var (code, output) = await RunAsync("bash", "-c", env, command);
+        watch.Stop();
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"`{command}` failed ({code}): {output}");
+        }
+
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    public static Task<(int Code, string Output)> RunAsync(string file, string args, Dictionary<string, string?> env) =>
+        RunAsync(file, null, env, args.Split(' '));
+
+    private static async Task<(int Code, string Output)> RunAsync(string file, string? flag, Dictionary<string, string?> env, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (flag is not null)
+        {
+            start.ArgumentList.Add(flag);
+        }
+
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in env)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(key);
+            }
+            else
+            {
+                start.Environment[key] = value;
+            }
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    public static string Format(double seconds, long bytes) =>
+        string.Create(CultureInfo.InvariantCulture, $"{seconds,7:F2} s {bytes / seconds / (1 << 20),8:F0} MiB/s");
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, ".ci", "s3rver.sh")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("cannot find .ci/s3rver.sh");
+    }
+}

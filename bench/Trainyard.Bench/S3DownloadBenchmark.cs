@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Globalization;
+using Trainyard.Storage;
+
+namespace Trainyard.Bench;
+
+/// <summary>
+/// 1 GiB from S3 to local files in two shapes — 8 × 128 MiB and 2,000 × 512 KiB — with Trainyard's
+/// store, the AWS CLI and rclone, best of N runs each.
+/// </summary>
+internal static class S3DownloadBenchmark
+{
+    private const string Bucket = "bench-download";
+
+    public static async Task<int> RunAsync(BenchOptions options)
+    {
+        var env = await BenchEnvironment.StartAsync(options);
+        var shapes = new (string Name, int Count, int Size)[] { ("8x128MiB", 8, 128 << 20), ("2000x512KiB", 2000, 512 << 10) };
+        using var store = env.CreateStore();
+        await Seed(env, store, shapes);
+
+        Console.WriteLine($"endpoint {env.EndpointText}, {Environment.ProcessorCount} cores, best of {options.Runs}");
+        foreach (var (name, count, size) in shapes)
+        {
+            var bytes = (long)count * size;
+            var prefix = new S3Location(Bucket, name + "/");
+            var target = Path.Combine(options.WorkDir, "download");
+            var results = new List<(string Tool, double Seconds)>();
+
+            async Task Measure(string tool, Func<Task<double>> run)
+            {
+                var best = double.MaxValue;
+                for (var i = 0; i < options.Runs; i++)
+                {
+                    Reset(target);
+                    best = Math.Min(best, await run());
+                    Verify(target, count, size);
+                }
+
+                results.Add((tool, best));
+                Console.WriteLine($"  {name,-12} {tool,-28} {BenchEnvironment.Format(best, bytes)}");
+            }
+
+            await Measure("trainyard (http ranges)", () => Trainyard(store, prefix, target));
+            using (var sdkStore = env.CreateStore(o => o.DirectHttpDownloads = false))
+            {
+                await Measure("trainyard (sdk GetObject)", () => Trainyard(sdkStore, prefix, target));
+            }
+
+            using (var noMd5 = env.CreateStore(o => o.VerifyMd5 = false))
+            {
+                await Measure("trainyard (no MD5 check)", () => Trainyard(noMd5, prefix, target));
+            }
+
+            if (Environment.GetEnvironmentVariable("BENCH_SKIP_BASELINES") == "1")
+            {
+                continue;
+            }
+
+            await Measure("aws s3 cp --recursive", () => BenchEnvironment.TimeShellAsync(
+                $"/usr/bin/aws --endpoint-url {env.EndpointText} s3 cp --recursive --quiet s3://{Bucket}/{name}/ {target}/"));
+            await Measure("rclone copy", () => BenchEnvironment.TimeShellAsync(
+                $"rclone copy ':s3,provider=Other,endpoint=\"{env.EndpointText}\",access_key_id=S3RVER,secret_access_key=S3RVER,force_path_style=true:{Bucket}/{name}' {target}",
+                unsetCaBundle: true));
+
+            var ours = results[0].Seconds;
+            foreach (var (tool, seconds) in results.Skip(1))
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-12} speed-up vs {tool,-28} {seconds / ours:F2}x"));
+            }
+        }
+
+        if (!options.Keep)
+        {
+            Reset(options.WorkDir);
+            Directory.Delete(options.WorkDir);
+            await foreach (var o in store.ListAsync(new S3Location(Bucket, ""), default))
+            {
+                await store.DeleteAsync(o.Location, default);
+            }
+
+            env.Stop();
+        }
+
+        return 0;
+    }
+
+    private static async Task<double> Trainyard(IObjectStore store, S3Location prefix, string target)
+    {
+        var watch = Stopwatch.StartNew();
+        var listed = await store.ListAsync(prefix, default).ToListAsync();
+        var items = listed.Select(o => (o, Path.Combine(target, o.Location.Key[prefix.Key.Length..]))).ToList();
+        await ParallelDownloader.DownloadManyAsync(store, items, 16, null, default);
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    private static async Task Seed(BenchEnvironment env, IObjectStore store, (string Name, int Count, int Size)[] shapes)
+    {
+        await BenchEnvironment.TimeShellAsync($"/usr/bin/aws --endpoint-url {env.EndpointText} s3 mb s3://{Bucket} || true");
+        foreach (var (name, count, size) in shapes)
+        {
+            var existing = await store.ListAsync(new S3Location(Bucket, name + "/"), default).CountAsync();
+            if (existing == count)
+            {
+                continue;
+            }
+
+            await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
+            {
+                var data = new byte[size];
+                new Random(i).NextBytes(data);
+                await store.UploadAsync(new S3Location(Bucket, $"{name}/f{i:d4}.bin"), (s, c) => s.WriteAsync(data, c).AsTask(), ct);
+            });
+        }
+    }
+
+    private static void Reset(string dir)
+    {
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        // Dirty pages from the previous run must not be flushed on the next one's clock.
+        Process.Start("sync")!.WaitForExit();
+        Directory.CreateDirectory(dir);
+    }
+
+    private static void Verify(string dir, int count, int size)
+    {
+        var files = Directory.GetFiles(dir, "*", SearchOption.AllDirectories);
+        if (files.Length != count || files.Any(f => new FileInfo(f).Length != size))
+        {
+            throw new InvalidOperationException($"{dir}: expected {count} files of {size} bytes, found {files.Length}");
+        }
+    }
+}
