@@ -44,7 +44,8 @@ public static class ArtifactPacker
     /// <summary>Writes a gzip-compressed tar of <paramref name="files"/> to <paramref name="destination"/>.</summary>
     public static async Task WriteTarGzAsync(SortedDictionary<string, string> files, Stream destination, CancellationToken cancellationToken)
     {
-        await using var gzip = new GZipStream(destination, CompressionLevel.Fastest, leaveOpen: true);
+        // Independent gzip members compressed on every core: still one valid .tar.gz.
+        await using var gzip = new ParallelGzipStream(destination, CompressionLevel.Fastest, leaveOpen: true);
         await WriteTarAsync(files, gzip, cancellationToken).ConfigureAwait(false);
     }
 

@@ -70,16 +70,26 @@ public sealed class FileChannelLoader(
             Directory.CreateDirectory(dir);
         }
 
-        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (item, ct) =>
+        // Bytes are reported as they land (the S3 store reports ranges as they arrive).
+        var bytes = new Progress(delta => progress(Interlocked.Add(ref done, delta), total, Volatile.Read(ref count), work.Count));
+
+        // Largest first, so one big object does not start last and leave the other workers idle.
+        var ordered = work.OrderByDescending(w => w.Info.Size).ToList();
+        await Parallel.ForEachAsync(ordered, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (item, ct) =>
         {
-            await store.DownloadAsync(item.Info, item.Path, null, ct).ConfigureAwait(false);
-            var d = Interlocked.Add(ref done, item.Info.Size);
+            await store.DownloadAsync(item.Info, item.Path, bytes, ct).ConfigureAwait(false);
             var n = Interlocked.Increment(ref count);
-            progress(d, total, n, work.Count);
+            progress(Volatile.Read(ref done), total, n, work.Count);
         }).ConfigureAwait(false);
 
         var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         log(string.Create(CultureInfo.InvariantCulture, $"Downloaded {work.Count} objects ({Format(total)}) in {seconds:F2} s ({Format((long)(total / Math.Max(seconds, 1e-3)))}/s)."));
+    }
+
+    /// <summary>Reports increments on the calling thread (IProgress's default posts to the pool).</summary>
+    private sealed class Progress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
     }
 
     private static long? FreeBytes(string path)

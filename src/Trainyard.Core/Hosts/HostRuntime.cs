@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Trainyard.DataPlane;
+using Trainyard.DataPlane.Pipe;
 using Trainyard.Storage;
 
 namespace Trainyard.Hosts;
@@ -146,6 +147,16 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             startInfo.Environment["TRAINYARD_NODE"] = node;
         }
 
+        // Pipe channels: each serves <channel>_0, _1, … until the algorithm ends. The first FIFO exists
+        // before the algorithm starts.
+        using var pipesDone = new CancellationTokenSource();
+        var pipeFailed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pipes = new List<Task>();
+        foreach (var channel in plan.Channels.Where(c => c.InputMode == "Pipe"))
+        {
+            pipes.Add(ServePipeAsync(channel, pipeFailed, pipesDone.Token));
+        }
+
         HostProcess process;
         try
         {
@@ -154,16 +165,33 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         catch (Exception e) when (e is global::System.ComponentModel.Win32Exception or IOException)
         {
             System($"Cannot start the algorithm ({fileName}): {e.Message}");
+            await pipesDone.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(pipes).ConfigureAwait(false);
             return new HostResult { HostName = plan.HostName, Error = $"ClientError: cannot start the algorithm of {plan.HostName}: {e.Message}" };
         }
 
         events.OnPhase(plan.HostName, HostPhase.Training);
         LogStarted(logger, plan.JobName, plan.HostName, process.Pid, sandboxed);
         var stopped = false;
+        string? pipeError = null;
         using (stop.Register(() => _ = StopAsync(process)))
         {
+            // Bad channel data stops the algorithm (it might wait on a FIFO forever) and fails the host.
+            if (await Task.WhenAny(process.Exited, pipeFailed.Task).ConfigureAwait(false) == pipeFailed.Task)
+            {
+                pipeError = await pipeFailed.Task.ConfigureAwait(false);
+                _ = StopAsync(process);
+            }
+
             await process.Exited.ConfigureAwait(false);
             stopped = stop.IsCancellationRequested;
+        }
+
+        await pipesDone.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(pipes).ConfigureAwait(false);
+        if (pipeError is null && pipeFailed.Task.IsCompleted)
+        {
+            pipeError = await pipeFailed.Task.ConfigureAwait(false);
         }
 
         var status = await process.Exited.ConfigureAwait(false);
@@ -182,11 +210,31 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         var result = status > 128 && status < 160
             ? new HostResult { HostName = plan.HostName, Signal = status - 128, ExitCode = status, FailureText = failure, Stopped = stopped }
             : new HostResult { HostName = plan.HostName, ExitCode = status, FailureText = failure, Stopped = stopped };
+        if (pipeError is not null)
+        {
+            result = result with { Error = "ClientError: " + pipeError, FailureText = null };
+        }
         System(result.Signal is { } sig
             ? $"{plan.HostName}: the algorithm was ended by signal {SignalName(sig)}."
             : $"{plan.HostName}: the algorithm exited with code {status}.");
         events.OnPhase(plan.HostName, HostPhase.Exited);
         return result;
+    }
+
+    private async Task ServePipeAsync(ChannelPlan channel, TaskCompletionSource<string> failed, CancellationToken done)
+    {
+        var options = new PipeChannelOptions(channel.Name, channel.CompressionType ?? "None", channel.RecordWrapperType, channel.ShuffleSeed,
+            channel.S3DataType, channel.AttributeNames);
+        try
+        {
+            await PipeChannel.RunAsync(store, channel.Objects.Select(o => o.Info).ToList(), Path.Combine(plan.HostDirectory, "input", "data"), options, logger, done).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is PipeChannelException or ObjectStoreException or IOException or ArgumentException)
+        {
+            var message = $"Pipe channel '{channel.Name}': {e.Message}";
+            System("ClientError: " + message);
+            failed.TrySetResult(message);
+        }
     }
 
     private async Task StopAsync(HostProcess process)
