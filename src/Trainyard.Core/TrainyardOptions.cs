@@ -34,6 +34,9 @@ public sealed record TrainyardOptions
     /// <summary>Keep the hosts' input data after a job ends (it is deleted by default).</summary>
     public bool KeepInputData { get; init; }
 
+    /// <summary>Variables every algorithm gets so that it reaches the same store (AWS_ENDPOINT_URL_S3, credentials).</summary>
+    public IReadOnlyDictionary<string, string> HostEnvironment { get; init; } = new Dictionary<string, string>();
+
     public string ObjectStoreDirectory => ObjectStoreRoot ?? Path.Combine(Home, "objects");
 
     public string DatabasePath => Path.Combine(Home, "trainyard.db");

@@ -58,7 +58,8 @@ public sealed class TrainyardServer : IAsyncDisposable
         });
         builder.WebHost.UseUrls($"http://{bindAddress}:{port}");
         var store = new JobStore(options.DatabasePath);
-        var objects = objectStore ?? new LocalObjectStore(options.ObjectStoreDirectory);
+        var local = new LocalObjectStore(options.ObjectStoreDirectory);
+        IObjectStore objects = objectStore is null ? local : new RoutingObjectStore(objectStore, local);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(objects);

@@ -151,6 +151,11 @@ public sealed class ContainerContract(HostPlan plan, bool sandboxed)
         };
 
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in plan.StoreEnvironment)
+        {
+            env[k] = v;
+        }
+
         foreach (var (k, v) in plan.Environment)
         {
             env[k] = v;

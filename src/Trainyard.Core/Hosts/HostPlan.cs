@@ -52,6 +52,9 @@ public sealed record HostPlan
     /// <summary>The object store a host process outside the server opens: <c>local</c> or <c>s3</c>.</summary>
     public string ObjectStore { get; init; } = "local";
 
+    /// <summary>What the algorithm needs to reach the job's store itself (endpoint, credentials); the job's Environment wins.</summary>
+    public IReadOnlyDictionary<string, string> StoreEnvironment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The local store's root, for <see cref="ObjectStore"/> <c>local</c>.</summary>
     public string? ObjectStoreRoot { get; init; }
 

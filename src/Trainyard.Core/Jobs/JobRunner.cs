@@ -259,7 +259,8 @@ public sealed partial class JobRunner : IHostEvents
                 CheckpointLocalPath = definition.CheckpointConfig is null ? null : definition.CheckpointConfig.LocalPath ?? "/opt/ml/checkpoints",
                 MaxPendingTime = definition.StoppingCondition.MaxPendingTimeInSeconds is { } pending ? TimeSpan.FromSeconds(pending) : null,
                 ObjectStore = _objects.Name,
-                ObjectStoreRoot = (_objects as LocalObjectStore)?.Root,
+                ObjectStoreRoot = (_objects as LocalObjectStore)?.Root ?? (_objects as RoutingObjectStore)?.Files.Root,
+                StoreEnvironment = _options.HostEnvironment,
                 Channels = channels.Select(c => new ChannelPlan
                 {
                     Name = c.Channel.ChannelName,

@@ -18,7 +18,7 @@ internal static class CommonOptions
 
     public static readonly Option<string?> ObjectStore = new("--object-store")
     {
-        Description = "Where s3:// URIs live: a directory (default <home>/objects, s3://bucket/key = <dir>/bucket/key)",
+        Description = "Where s3:// URIs live: a directory (default <home>/objects, s3://bucket/key = <dir>/bucket/key), or s3 for an S3 endpoint configured the AWS way (AWS_ENDPOINT_URL_S3, credentials, AWS_REGION)",
     };
 
     public static readonly Option<int> StopGraceSeconds = new("--stop-grace-seconds")
@@ -73,6 +73,10 @@ internal static class CommonOptions
     public static readonly Option<string[]> SlurmSbatchArgs = new("--slurm-sbatch-arg") { Description = "Extra sbatch flag, e.g. --slurm-sbatch-arg=--account=ml (repeatable)" };
 
     public static readonly Option<string?> SlurmTrainyard = new("--slurm-trainyard") { Description = "Path of the trainyard executable on the cluster nodes (default: this one)" };
+
+    /// <summary>The object store the options name: null for the embedded local directory.</summary>
+    public static Trainyard.Storage.IObjectStore? Store(TrainyardOptions options) =>
+        options.ObjectStore == "s3" ? Trainyard.S3.S3ObjectStore.FromEnvironment() : null;
 
     /// <summary>The executors a server can choose from, by name.</summary>
     public static IReadOnlyDictionary<string, Func<IServiceProvider, Trainyard.Executors.IExecutor>> Executors(ParseResult result)
@@ -137,15 +141,30 @@ internal static class CommonOptions
         }
 
         var store = result.GetValue(ObjectStore);
+        var hostEnvironment = new Dictionary<string, string>(StringComparer.Ordinal);
         if (store == "s3")
         {
-            throw new CliException("--object-store s3 is not available in this build yet; give a directory.");
+            // The algorithms reach the same store the standard AWS way.
+            foreach (var name in new[] { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN" })
+            {
+                if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } value)
+                {
+                    hostEnvironment[name] = value;
+                }
+            }
+
+            if (!hostEnvironment.ContainsKey("AWS_ENDPOINT_URL_S3") && hostEnvironment.TryGetValue("AWS_ENDPOINT_URL", out var endpoint))
+            {
+                hostEnvironment["AWS_ENDPOINT_URL_S3"] = endpoint;
+            }
         }
 
         return new TrainyardOptions
         {
             Home = home,
-            ObjectStoreRoot = store is null ? null : Path.GetFullPath(store),
+            ObjectStore = store == "s3" ? "s3" : "local",
+            ObjectStoreRoot = store is null or "s3" ? null : Path.GetFullPath(store),
+            HostEnvironment = hostEnvironment,
             StopGracePeriod = TimeSpan.FromSeconds(grace),
             Region = result.GetValue(Region)!,
             AccountId = result.GetValue(AccountId)!,

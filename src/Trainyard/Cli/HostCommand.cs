@@ -27,9 +27,13 @@ internal static class HostCommand
             var name = result.GetValue(host)
                 ?? (int.TryParse(Environment.GetEnvironmentVariable("SLURM_PROCID"), out var procId) ? $"algo-{procId + 1}" : throw new CliException("Give --host, or run under srun (SLURM_PROCID)."));
             var plan = plans.SingleOrDefault(p => p.HostName == name) ?? throw new CliException($"The plan has no host {name}.");
-            IObjectStore store = plan.ObjectStore == "local"
-                ? new LocalObjectStore(plan.ObjectStoreRoot ?? throw new CliException("The plan names no object store root."))
-                : throw new CliException($"Object store '{plan.ObjectStore}' is not available in this build.");
+            var local = new LocalObjectStore(plan.ObjectStoreRoot ?? throw new CliException("The plan names no object store root."));
+            IObjectStore store = plan.ObjectStore switch
+            {
+                "local" => local,
+                "s3" => new RoutingObjectStore(Trainyard.S3.S3ObjectStore.FromEnvironment(), local),
+                _ => throw new CliException($"Object store '{plan.ObjectStore}' is not available in this build."),
+            };
 
             using var events = new HostEventWriter(plan.EventsPath);
             events.OnNode(Environment.GetEnvironmentVariable("SLURMD_NODENAME") ?? Environment.MachineName);

@@ -38,7 +38,7 @@ internal static class RunCommand
         IReadOnlyDictionary<string, Func<IServiceProvider, Trainyard.Executors.IExecutor>> executors)
     {
         var console = Terminal.Console;
-        await using var server = await TrainyardServer.StartAsync(options, executors: executors).ConfigureAwait(false);
+        await using var server = await TrainyardServer.StartAsync(options, objectStore: CommonOptions.Store(options), executors: executors).ConfigureAwait(false);
         var jobName = System.Text.Json.Nodes.JsonNode.Parse(requestJson)!["TrainingJobName"]!.GetValue<string>();
         var done = new TaskCompletionSource<JobRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
         var printLock = new Lock();

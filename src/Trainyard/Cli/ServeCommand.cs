@@ -14,7 +14,7 @@ internal static class ServeCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var options = CommonOptions.Build(result);
-            await using var server = await TrainyardServer.StartAsync(options, result.GetValue(bind)!, result.GetValue(port), cancellationToken: cancellationToken, executors: CommonOptions.Executors(result)).ConfigureAwait(false);
+            await using var server = await TrainyardServer.StartAsync(options, result.GetValue(bind)!, result.GetValue(port), objectStore: CommonOptions.Store(options), cancellationToken: cancellationToken, executors: CommonOptions.Executors(result)).ConfigureAwait(false);
             Console.Error.WriteLine($"Trainyard is serving SageMaker's training API at {server.Address} (home {options.Home}, objects {options.ObjectStoreDirectory}, executor {options.Executor}).");
             Console.Error.WriteLine($"Try: aws sagemaker list-training-jobs --endpoint-url {server.Address}");
             await server.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
