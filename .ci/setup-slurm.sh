@@ -128,7 +128,14 @@ if [ ! -f "$CONF" ] || [ "$(cat "$CONF")" != "$wanted_conf" ]; then
 fi
 
 # --- health --------------------------------------------------------------------------------------
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file counts only if its process exists, is not a zombie (PID 1 here reaps lazily, so a killed
+# daemon lingers as a zombie for a while) and is the daemon named (the pid may have been reused).
+pid_alive() {
+  local pid state
+  [ -f "$1" ] && pid="$(cat "$1")" && [ -n "$pid" ] || return 1
+  state="$(ps -o stat=,comm= -p "$pid" 2>/dev/null)" || return 1
+  [[ "$state" != Z* && "$state" == *" $2"* ]]
+}
 munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 # Healthy = every node answers and is usable; busy nodes (jobs of other test runs) count as healthy.
 nodes_usable() {
@@ -138,17 +145,17 @@ nodes_usable() {
 }
 all_slurmd_alive() {
   local n
-  for n in "${NODES[@]}"; do pid_alive "$RUN_DIR/slurmd-$n.pid" || return 1; done
+  for n in "${NODES[@]}"; do pid_alive "$RUN_DIR/slurmd-$n.pid" slurmd || return 1; done
 }
 
-if [ "$conf_changed" = 0 ] && munge_ok && pid_alive "$RUN_DIR/slurmctld.pid" && all_slurmd_alive \
+if [ "$conf_changed" = 0 ] && munge_ok && pid_alive "$RUN_DIR/slurmctld.pid" slurmctld && all_slurmd_alive \
    && nodes_usable; then
   say "already running and healthy ($(elapsed) s)."
   exit 0
 fi
 
 # --- (re)start -----------------------------------------------------------------------------------
-if [ "$conf_changed" = 1 ] && { pid_alive "$RUN_DIR/slurmctld.pid" || ls "$RUN_DIR"/slurmd-*.pid >/dev/null 2>&1; }; then
+if [ "$conf_changed" = 1 ] && { pid_alive "$RUN_DIR/slurmctld.pid" slurmctld || ls "$RUN_DIR"/slurmd-*.pid >/dev/null 2>&1; }; then
   say "configuration changed: restarting the Slurm daemons."
   bash "$(dirname "${BASH_SOURCE[0]}")/stop-slurm.sh" --keep-munge 9>&-
 fi
@@ -170,31 +177,46 @@ if [ ! -s /etc/munge/munge.key ]; then
 fi
 chown munge:munge /etc/munge/munge.key && chmod 0400 /etc/munge/munge.key
 if ! munge_ok; then
-  pid_alive /run/munge/munged.pid && kill "$(cat /run/munge/munged.pid)" && sleep 0.2
+  pid_alive /run/munge/munged.pid munged && kill "$(cat /run/munge/munged.pid)" && sleep 0.2
   # munged refuses to share its socket directory with root; it runs as its own user.
   runuser -u munge -- /usr/sbin/munged 9>&- || fail "munged did not start"
   for _ in $(seq 50); do munge_ok && break; sleep 0.1; done
   munge_ok || fail "munge -n | unmunge fails after starting munged"
 fi
 
-if ! pid_alive "$RUN_DIR/slurmctld.pid"; then
+if ! pid_alive "$RUN_DIR/slurmctld.pid" slurmctld; then
   slurmctld 9>&- || fail "slurmctld did not start"
 fi
 for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q 'is UP' && break; sleep 0.1; done
 scontrol ping 2>/dev/null | grep -q 'is UP' || fail "slurmctld does not answer 'scontrol ping'"
 
+# slurmd daemonizes before it binds its port, so "started" proves little: wait below until each node
+# we start has registered with slurmctld since now (a restarted slurmctld reports the nodes it
+# remembers as idle before any slurmd has spoken to it).
+launched=() launch_time=$(date +%s)
 for n in "${NODES[@]}"; do
-  if ! pid_alive "$RUN_DIR/slurmd-$n.pid"; then
+  if ! pid_alive "$RUN_DIR/slurmd-$n.pid" slurmd; then
     slurmd -N "$n" 9>&- || fail "slurmd -N $n did not start"
+    launched+=("$n")
   fi
 done
+registered() {
+  local n t
+  for n in "${launched[@]}"; do
+    t="$(scontrol -o show node "$n" 2>/dev/null | grep -oE 'SlurmdStartTime=[^ ]+' | cut -d= -f2)"
+    [ -n "$t" ] && [ "$t" != None ] && [ "$(date -d "$t" +%s 2>/dev/null || echo 0)" -ge "$((launch_time - 1))" ] || return 1
+  done
+}
 
 # Wait for every node to register. ReturnToService=2 brings DOWN nodes back on registration; a node
 # left DRAINED by an earlier test needs an explicit resume. Busy nodes (jobs of another test run that
 # survived a daemon restart) are fine once they answer.
 deadline=$(( $(date +%s) + TIMEOUT ))
-until nodes_usable; do
-  [ "$(date +%s)" -lt "$deadline" ] || fail "the ${#NODES[@]} nodes were not all idle within ${TIMEOUT} s"
+until all_slurmd_alive && registered && nodes_usable; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    for n in "${NODES[@]}"; do pid_alive "$RUN_DIR/slurmd-$n.pid" slurmd || echo "setup-slurm: slurmd -N $n is not running" >&2; done
+    fail "the ${#NODES[@]} nodes were not all registered and idle within ${TIMEOUT} s"
+  fi
   drained="$(sinfo -h -N -p trainyard -t drain -o '%N' 2>/dev/null | sort -u | paste -sd, -)"
   if [ -n "$drained" ]; then
     say "resuming drained node(s) $drained"
