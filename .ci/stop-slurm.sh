@@ -2,8 +2,9 @@
 # Stops the test cluster started by .ci/setup-slurm.sh: every slurmd, slurmctld and munged.
 #   --keep-munge  leave munged running (setup-slurm.sh uses this when only the config changed)
 #   --purge       also forget Slurm's saved state (jobs, node states) and logs, for a fresh start
-# Jobs still running are not cancelled first: their slurmstepd processes would outlive slurmd, so
-# cancel them (scancel -u root) before stopping if that matters.
+# Running jobs are not cancelled: their slurmstepd and task processes outlive slurmd. When a slurmd for
+# that node registers again, slurmctld has it SIGTERM them (SIGKILL after KillWait). To end them now,
+# scancel them before stopping.
 set -euo pipefail
 
 keep_munge=0 purge=0
@@ -20,24 +21,29 @@ done
 alive() { local st; st="$(ps -o stat=,comm= -p "$1" 2>/dev/null)" && [[ "$st" != Z* && "$st" == *" $2"* ]]; }
 
 # Signal by pid file only, so nothing else on the machine that happens to match a name is touched.
-stop_pidfile() {
-  local f="$1" name="$2" pid
-  [ -f "$f" ] || return 0
-  pid="$(cat "$f")"
-  if [ -n "$pid" ] && alive "$pid" "$name"; then
-    kill -TERM "$pid" 2>/dev/null || true
+# All daemons of one kind get SIGTERM together (a slurmd takes ~2 s to shut down), then we wait.
+stop_all() {
+  local name="$1" f pid pids=() files=()
+  shift
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    files+=("$f")
+    pid="$(cat "$f")"
+    if [ -n "$pid" ] && alive "$pid" "$name"; then kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+  done
+  for pid in "${pids[@]}"; do
     for _ in $(seq 100); do alive "$pid" "$name" || break; sleep 0.1; done
     if alive "$pid" "$name"; then
-      echo "stop-slurm: pid $pid ($f) ignored SIGTERM for 10 s, sending SIGKILL"
+      echo "stop-slurm: $name (pid $pid) ignored SIGTERM for 10 s, sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
     fi
-  fi
-  rm -f "$f"
+  done
+  [ ${#files[@]} -eq 0 ] || rm -f "${files[@]}"
 }
 
-for f in /run/slurm/slurmd-*.pid; do [ -e "$f" ] && stop_pidfile "$f" slurmd; done
-stop_pidfile /run/slurm/slurmctld.pid slurmctld
-[ "$keep_munge" = 1 ] || stop_pidfile /run/munge/munged.pid munged
+stop_all slurmd /run/slurm/slurmd-*.pid
+stop_all slurmctld /run/slurm/slurmctld.pid
+[ "$keep_munge" = 1 ] || stop_all munged /run/munge/munged.pid
 
 if [ "$purge" = 1 ]; then
   rm -rf /var/spool/slurm /var/log/slurm
