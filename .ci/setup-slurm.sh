@@ -208,19 +208,22 @@ registered() {
   done
 }
 
-# Wait for every node to register. ReturnToService=2 brings DOWN nodes back on registration; a node
-# left DRAINED by an earlier test needs an explicit resume. Busy nodes (jobs of another test run that
-# survived a daemon restart) are fine once they answer.
+# Wait for every node to register. ReturnToService=2 brings a DOWN node back when its slurmd
+# registers; a node left DRAINED, or set DOWN while its slurmd kept running (by an earlier test or by
+# hand), needs an explicit resume. Busy nodes (jobs of another test run that survived a daemon
+# restart) are fine once they answer.
 deadline=$(( $(date +%s) + TIMEOUT ))
 until all_slurmd_alive && registered && nodes_usable; do
   if [ "$(date +%s)" -ge "$deadline" ]; then
     for n in "${NODES[@]}"; do pid_alive "$RUN_DIR/slurmd-$n.pid" slurmd || echo "setup-slurm: slurmd -N $n is not running" >&2; done
     fail "the ${#NODES[@]} nodes were not all registered and idle within ${TIMEOUT} s"
   fi
-  drained="$(sinfo -h -N -p trainyard -t drain -o '%N' 2>/dev/null | sort -u | paste -sd, -)"
-  if [ -n "$drained" ]; then
-    say "resuming drained node(s) $drained"
-    scontrol update nodename="$drained" state=resume || true
+  if registered; then
+    stuck="$(sinfo -h -N -p trainyard -t drain,down,fail -o '%N' 2>/dev/null | sort -u | paste -sd, -)"
+    if [ -n "$stuck" ]; then
+      say "resuming node(s) $stuck ($(sinfo -h -N -n "$stuck" -o '%N: %T %E' | sort -u | paste -sd';' -))"
+      scontrol update nodename="$stuck" state=resume || true
+    fi
   fi
   sleep 0.2
 done
