@@ -90,8 +90,9 @@ SchedulerType=sched/backfill
 # Start batch jobs as soon as they are submitted (~0.5 s instead of ~3 s).
 SchedulerParameters=batch_sched_delay=0
 
-# scancel's SIGTERM -> SIGKILL gap. Trainyard does not rely on it for SageMaker's 120 s grace: the
-# executor sends SIGTERM itself (scancel --signal=TERM), waits its own grace period, then scancels.
+# SIGTERM -> SIGKILL gap of Slurm's own kills (scancel JOBID, time limit, node failure). It is not
+# Trainyard's grace period: the host runtime delivers SIGTERM, waits the job's grace (120 s by
+# default) and SIGKILLs the algorithm itself; see docs/slurm-notes.md.
 KillWait=30
 # Finished jobs stay visible to squeue/scontrol for this long (no slurmdbd, so no sacct): long enough
 # for a restarted Trainyard server to read the final state of jobs that ended while it was down.
