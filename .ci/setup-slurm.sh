@@ -54,13 +54,16 @@ exec 9>/run/lock/trainyard-slurm-setup.lock
 flock -w 120 9 || fail "another setup-slurm.sh held /run/lock/trainyard-slurm-setup.lock for 2 minutes"
 
 # --- packages ------------------------------------------------------------------------------------
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
-   || ! command -v munged >/dev/null; then
-  say "installing slurm-wlm and munge (Debian packages)…"
+missing=()
+for c in slurmctld slurmd sbatch sinfo scontrol; do command -v "$c" >/dev/null || { missing+=(slurm-wlm); break; }; done
+command -v munged >/dev/null || missing+=(munge)
+command -v ps >/dev/null || missing+=(procps)  # minimal images lack it; the liveness checks use ps
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} (Debian packages)…"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || fail "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null \
-    || fail "apt-get install slurm-wlm munge failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || fail "apt-get install ${missing[*]} failed"
 fi
 
 # --- configuration -------------------------------------------------------------------------------
