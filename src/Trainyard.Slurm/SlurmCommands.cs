@@ -13,7 +13,7 @@ namespace Trainyard.Slurm;
 public static class SlurmCommands
 {
     /// <summary>A Slurm job's state as squeue reports it.</summary>
-    public sealed record JobInfo(long Id, string State, string Reason, string Nodes, DateTimeOffset? StartTime);
+    public sealed record JobInfo(long Id, string Name, string State, string Reason, string Nodes, DateTimeOffset? StartTime);
 
     public static async Task<long> SubmitAsync(string script, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
@@ -40,7 +40,7 @@ public static class SlurmCommands
         {
             if (job.GetProperty("job_id").GetInt64() != id)
             {
-                continue; // squeue answers every job for an id it does not know
+                continue; // squeue --json ignores --jobs and answers every job it knows
             }
 
             var stateElement = job.GetProperty("job_state");
@@ -50,7 +50,8 @@ public static class SlurmCommands
             DateTimeOffset? start = job.TryGetProperty("start_time", out var s) && s.ValueKind == JsonValueKind.Number && s.GetInt64() > 0
                 ? DateTimeOffset.FromUnixTimeSeconds(s.GetInt64())
                 : null;
-            return new JobInfo(id, state, reason, nodes, start);
+            var name = job.TryGetProperty("name", out var jn) ? jn.GetString() ?? "" : "";
+            return new JobInfo(id, name, state, reason, nodes, start);
         }
 
         return null;
@@ -59,6 +60,10 @@ public static class SlurmCommands
     /// <summary>Sends <paramref name="signal"/> to the job's steps (every srun task on every node), not to the batch script.</summary>
     public static Task SignalStepsAsync(long id, string signal, CancellationToken cancellationToken) =>
         RunAsync("scancel", [$"--signal={signal}", id.ToString(CultureInfo.InvariantCulture)], cancellationToken);
+
+    /// <summary>SIGKILL to every task of the job's first step at once (scancel --signal=KILL on the job would be a plain cancel).</summary>
+    public static Task KillStepAsync(long id, CancellationToken cancellationToken) =>
+        RunAsync("scancel", ["--signal=KILL", id.ToString(CultureInfo.InvariantCulture) + ".0"], cancellationToken);
 
     /// <summary>Cancels the job outright (SIGTERM, then SIGKILL after KillWait).</summary>
     public static Task CancelAsync(long id, CancellationToken cancellationToken) =>

@@ -31,6 +31,9 @@ public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExe
         return monitor.Results;
     }
 
+    /// <summary>The Slurm job name of a training job.</summary>
+    public static string JobName(string trainingJob) => "trainyard-" + trainingJob;
+
     /// <summary>The trainyard executable for the tasks: the configured one, or the one running this server.</summary>
     public static string FindTrainyard(SlurmOptions options)
     {

@@ -40,6 +40,14 @@ internal sealed class SlurmJobMonitor
         {
             if (attachTo is { } existing)
             {
+                // Slurm job ids can repeat (a purged controller starts again at 1): check it is ours.
+                var found = await SlurmCommands.QueryAsync(existing, CancellationToken.None).ConfigureAwait(false);
+                if (found is not null && found.Name != SlurmExecutor.JobName(job))
+                {
+                    FailAll($"InternalServerError: Slurm job {existing} is no longer this training job's (it is '{found.Name}'); the job's hosts were lost while the server was down.");
+                    return;
+                }
+
                 id = existing;
             }
             else
@@ -48,7 +56,8 @@ internal sealed class SlurmJobMonitor
                 var jobDirectory = Path.GetDirectoryName(script)!;
                 var args = new List<string>
                 {
-                    $"--job-name=trainyard-{job}",
+                    $"--job-name={SlurmExecutor.JobName(job)}",
+                    "--no-requeue",
                     $"--nodes={_hosts.Count}",
                     "--ntasks-per-node=1",
                     $"--output={Path.Combine(jobDirectory, "slurm-%j.out")}",
@@ -73,6 +82,7 @@ internal sealed class SlurmJobMonitor
 
         var stopRequested = false;
         DateTimeOffset? killAt = null;
+        DateTimeOffset? nudgeAt = null;
         var lastQuery = DateTimeOffset.MinValue;
         SlurmCommands.JobInfo? info = null;
         while (true)
@@ -93,15 +103,28 @@ internal sealed class SlurmJobMonitor
 
             if (stop.IsCancellationRequested && !stopRequested)
             {
+                // The stop file reaches every host runtime, which gives its algorithm one SIGTERM and the
+                // grace period. Slurm's own signals would reach the algorithm directly as well (every
+                // process of the step), so they are kept for hosts that do not react.
                 stopRequested = true;
                 await File.WriteAllTextAsync(_hosts[0].StopPath, "stop\n", CancellationToken.None).ConfigureAwait(false);
-                await SlurmCommands.SignalStepsAsync(id, "TERM", CancellationToken.None).ConfigureAwait(false);
+                nudgeAt = DateTimeOffset.UtcNow + _options.StopNudgeAfter;
                 killAt = DateTimeOffset.UtcNow + _hosts[0].StopGracePeriod + _options.KillMargin;
+            }
+
+            if (nudgeAt is { } nudge && DateTimeOffset.UtcNow > nudge)
+            {
+                nudgeAt = null;
+                if (_followers.Any(f => f.Result is null && !f.SawStop))
+                {
+                    await SlurmCommands.SignalStepsAsync(id, "TERM", CancellationToken.None).ConfigureAwait(false);
+                }
             }
 
             if (killAt is { } deadline && DateTimeOffset.UtcNow > deadline)
             {
-                await SlurmCommands.CancelAsync(id, CancellationToken.None).ConfigureAwait(false);
+                // scancel --signal=KILL on the job is a plain cancel; on the step it is immediate.
+                await SlurmCommands.KillStepAsync(id, CancellationToken.None).ConfigureAwait(false);
                 killAt = null;
             }
 

@@ -21,6 +21,9 @@ public sealed record SlurmOptions
     /// <summary>How often the executor asks Slurm about its jobs.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How long a host may take to notice the stop file before Slurm signals its tasks (SIGTERM) instead.</summary>
+    public TimeSpan StopNudgeAfter { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Time Slurm gets, after the grace period, before the job is cancelled outright.</summary>
     public TimeSpan KillMargin { get; init; } = TimeSpan.FromSeconds(10);
 }

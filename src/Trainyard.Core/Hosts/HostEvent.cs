@@ -14,4 +14,7 @@ public sealed record HostEvent
 
     /// <summary>The cluster node the host runs on, reported once when it starts.</summary>
     public string? Node { get; init; }
+
+    /// <summary>The host received a stop request and is stopping its algorithm.</summary>
+    public bool? Stopping { get; init; }
 }

@@ -39,6 +39,8 @@ public sealed class HostEventWriter : IHostEvents, IDisposable
 
     public void OnNode(string node) => Write(new HostEvent { Time = DateTimeOffset.UtcNow, Node = node });
 
+    public void OnStopping() => Write(new HostEvent { Time = DateTimeOffset.UtcNow, Stopping = true });
+
     public void OnResult(HostResult result) => Write(new HostEvent { Time = DateTimeOffset.UtcNow, Result = result });
 
     private void Write(HostEvent e)

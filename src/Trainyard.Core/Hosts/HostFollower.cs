@@ -17,6 +17,9 @@ public sealed class HostFollower(HostPlan plan, IHostEvents events)
     /// <summary>The host's result once it has reported one.</summary>
     public HostResult? Result { get; private set; }
 
+    /// <summary>The host acknowledged a stop request.</summary>
+    public bool SawStop { get; private set; }
+
     /// <summary>The node the host reported it runs on.</summary>
     public string? Node { get; private set; }
 
@@ -47,6 +50,11 @@ public sealed class HostFollower(HostPlan plan, IHostEvents events)
             if (e?.Progress is [var done, var total, var n, var count])
             {
                 events.OnProgress(plan.HostName, done, total, (int)n, (int)count);
+            }
+
+            if (e?.Stopping == true)
+            {
+                SawStop = true;
             }
 
             if (e?.Node is { } node)

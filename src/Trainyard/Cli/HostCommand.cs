@@ -38,6 +38,7 @@ internal static class HostCommand
             using var events = new HostEventWriter(plan.EventsPath);
             events.OnNode(Environment.GetEnvironmentVariable("SLURMD_NODENAME") ?? Environment.MachineName);
             using var stop = new CancellationTokenSource();
+            stop.Token.Register(events.OnStopping);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
             {
                 ctx.Cancel = true; // keep running: stop the algorithm gracefully, then report
