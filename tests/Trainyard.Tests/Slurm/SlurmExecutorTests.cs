@@ -114,9 +114,8 @@ public sealed class SlurmExecutorTests
         SlurmCluster.Require();
         using var home = new TempDirectory("slurm-restart");
         using var dir = new TempDirectory();
-        var marker = dir["release"];
-        // The algorithm waits until the test releases it, after the server has been replaced.
-        var image = TestJobs.Algorithm(dir, $"#!/bin/sh\nwhile [ ! -e {marker} ]; do sleep 0.1; done\necho finished > /opt/ml/model/$SM_CURRENT_HOST.txt\necho 'loss=0.5'\n");
+        // The algorithm waits until the test releases it (a file in its /opt/ml), after the server has been replaced.
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\nwhile [ ! -e /opt/ml/release ]; do sleep 0.1; done\necho finished > /opt/ml/model/$SM_CURRENT_HOST.txt\necho 'loss=0.5'\n");
         var name = TestJobs.UniqueName("slurm-restart");
         var request = TestJobs.Request(name, image, instances: 2);
         request["AlgorithmSpecification"]!["MetricDefinitions"] = new JsonArray(new JsonObject { ["Name"] = "loss", ["Regex"] = "loss=([0-9.]+)" });
@@ -135,7 +134,11 @@ public sealed class SlurmExecutorTests
 
         await using var restarted = await SlurmCluster.StartServerAsync(home);
         Assert.Equal("InProgress", (await restarted.DescribeAsync(name))["TrainingJobStatus"]!.GetValue<string>());
-        File.WriteAllText(marker, "go");
+        foreach (var host in new[] { "algo-1", "algo-2" })
+        {
+            File.WriteAllText(Path.Combine(restarted.Options.JobDirectory(name), "hosts", host, "release"), "go");
+        }
+
         var job = await restarted.WaitForEndAsync(name, TimeSpan.FromSeconds(60));
         Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString());
         Assert.Equal(0.5, job["FinalMetricDataList"]![0]!["Value"]!.GetValue<double>());
