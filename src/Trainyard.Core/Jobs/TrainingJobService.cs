@@ -175,9 +175,11 @@ public sealed partial class TrainingJobService : IAsyncDisposable
                     found = await Objects.HeadAsync(uri, cancellationToken).ConfigureAwait(false) is not null;
                 }
             }
-            catch (ObjectStoreException e)
+            catch (ObjectStoreException)
             {
-                throw new ApiValidationException($"Cannot read the input data source {source.S3Uri} of channel '{channel.ChannelName}': {e.Message}");
+                // The store cannot be read (credentials, bucket, endpoint): the job is accepted and fails
+                // while downloading, with a FailureReason naming the URI and the store's error.
+                continue;
             }
 
             if (!found)
