@@ -27,34 +27,36 @@ public static class SlurmCommands
     }
 
     /// <summary>The job's state, or null when Slurm no longer knows it.</summary>
-    public static async Task<JobInfo?> QueryAsync(long id, CancellationToken cancellationToken)
+    public static async Task<JobInfo?> QueryAsync(long id, CancellationToken cancellationToken) =>
+        (await QueryAllAsync(cancellationToken).ConfigureAwait(false))?.GetValueOrDefault(id);
+
+    /// <summary>Every job slurmctld knows (running, pending, and finished within MinJobAge), or null when squeue fails.</summary>
+    public static async Task<Dictionary<long, JobInfo>?> QueryAllAsync(CancellationToken cancellationToken)
     {
-        var (code, stdout, _) = await RunAsync("squeue", ["--json", "--states=all", $"--jobs={id.ToString(CultureInfo.InvariantCulture)}"], cancellationToken).ConfigureAwait(false);
+        // squeue --json ignores --jobs and answers every job it knows: one call serves every training job.
+        var (code, stdout, _) = await RunAsync("squeue", ["--json", "--states=all"], cancellationToken).ConfigureAwait(false);
         if (code != 0)
         {
             return null;
         }
 
+        var jobs = new Dictionary<long, JobInfo>();
         using var doc = JsonDocument.Parse(stdout);
         foreach (var job in doc.RootElement.GetProperty("jobs").EnumerateArray())
         {
-            if (job.GetProperty("job_id").GetInt64() != id)
-            {
-                continue; // squeue --json ignores --jobs and answers every job it knows
-            }
-
+            var id = job.GetProperty("job_id").GetInt64();
             var stateElement = job.GetProperty("job_state");
             var state = stateElement.ValueKind == JsonValueKind.Array ? stateElement[0].GetString()! : stateElement.GetString()!;
             var reason = job.TryGetProperty("state_reason", out var r) ? r.GetString() ?? "" : "";
             var nodes = job.TryGetProperty("nodes", out var n) ? n.GetString() ?? "" : "";
+            var name = job.TryGetProperty("name", out var jn) ? jn.GetString() ?? "" : "";
             DateTimeOffset? start = job.TryGetProperty("start_time", out var s) && s.ValueKind == JsonValueKind.Number && s.GetInt64() > 0
                 ? DateTimeOffset.FromUnixTimeSeconds(s.GetInt64())
                 : null;
-            var name = job.TryGetProperty("name", out var jn) ? jn.GetString() ?? "" : "";
-            return new JobInfo(id, name, state, reason, nodes, start);
+            jobs[id] = new JobInfo(id, name, state, reason, nodes, start);
         }
 
-        return null;
+        return jobs;
     }
 
     /// <summary>Sends <paramref name="signal"/> to the job's steps (every srun task on every node), not to the batch script.</summary>

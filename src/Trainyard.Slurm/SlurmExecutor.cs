@@ -15,18 +15,20 @@ namespace Trainyard.Slurm;
 /// </summary>
 public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExecutor> logger) : IReattachingExecutor
 {
+    private readonly SlurmQueue _queue = new(options.PollInterval);
+
     public string Name => "slurm";
 
     public IReadOnlyList<Task<HostResult>> Start(IReadOnlyList<HostPlan> hosts, IHostEvents events, CancellationToken stop)
     {
-        var monitor = new SlurmJobMonitor(options, hosts, events, logger);
+        var monitor = new SlurmJobMonitor(options, _queue, hosts, events, logger);
         _ = monitor.RunAsync(null, stop);
         return monitor.Results;
     }
 
     public IReadOnlyList<Task<HostResult>> Attach(IReadOnlyList<HostPlan> hosts, string state, IHostEvents events, CancellationToken stop)
     {
-        var monitor = new SlurmJobMonitor(options, hosts, events, logger);
+        var monitor = new SlurmJobMonitor(options, _queue, hosts, events, logger);
         _ = monitor.RunAsync(long.Parse(state, CultureInfo.InvariantCulture), stop);
         return monitor.Results;
     }

@@ -19,8 +19,11 @@ internal sealed class SlurmJobMonitor
     private readonly Dictionary<string, TaskCompletionSource<HostResult>> _results;
     private readonly List<HostFollower> _followers;
 
-    public SlurmJobMonitor(SlurmOptions options, IReadOnlyList<HostPlan> hosts, IHostEvents events, ILogger logger)
+    private readonly SlurmQueue _queue;
+
+    public SlurmJobMonitor(SlurmOptions options, SlurmQueue queue, IReadOnlyList<HostPlan> hosts, IHostEvents events, ILogger logger)
     {
+        _queue = queue;
         _options = options;
         _hosts = hosts;
         _events = events;
@@ -131,13 +134,20 @@ internal sealed class SlurmJobMonitor
             if (DateTimeOffset.UtcNow - lastQuery >= _options.PollInterval)
             {
                 lastQuery = DateTimeOffset.UtcNow;
+                var known = false;
                 try
                 {
-                    info = await SlurmCommands.QueryAsync(id, CancellationToken.None).ConfigureAwait(false);
+                    (known, info) = await _queue.GetAsync(id, submitted).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is InvalidOperationException or System.Text.Json.JsonException or System.ComponentModel.Win32Exception)
                 {
                     SlurmExecutor.LogQueryFailed(_logger, e, job, id);
+                }
+
+                if (!known)
+                {
+                    await Task.Delay(FollowInterval, CancellationToken.None).ConfigureAwait(false);
+                    continue;
                 }
 
                 if (info is { State: "PENDING" } && _hosts[0].MaxPendingTime is { } maxPending && DateTimeOffset.UtcNow - submitted > maxPending)
@@ -180,9 +190,12 @@ internal sealed class SlurmJobMonitor
                 }
             }
 
-            await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
+            await Task.Delay(FollowInterval, CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>How often the hosts' events and logs are read.</summary>
+    private static readonly TimeSpan FollowInterval = TimeSpan.FromMilliseconds(200);
 
     private string HostOf(HostFollower follower) => _hosts[_followers.IndexOf(follower)].HostName;
 
