@@ -11,6 +11,7 @@ command -v bwrap >/dev/null || missing+=(bubblewrap)
 [ -x /usr/bin/aws ] || missing+=(awscli)
 /usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)
 command -v setsid >/dev/null || missing+=(util-linux)
+command -v npm >/dev/null || missing+=(nodejs npm)   # s3rver, the S3 server the tests use
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} (Debian packages)…"
   if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
