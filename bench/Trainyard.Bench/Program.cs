@@ -8,6 +8,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["seed"] = SeedBench.RunAsync,
     ["algorithms"] = AlgorithmBench.RunAsync,
     ["pipe"] = PipeBench.RunAsync,
+    ["pipe-s3"] = PipeS3Bench.RunAsync,
     ["slurm"] = SlurmBench.RunAsync,
     ["s3-download"] = a => S3DownloadBenchmark.RunAsync(BenchOptions.Parse(a)),
     ["s3-upload"] = a => S3UploadBenchmark.RunAsync(BenchOptions.Parse(a)),
