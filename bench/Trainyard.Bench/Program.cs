@@ -6,6 +6,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
 {
     ["startup"] = StartupBench.RunAsync,
     ["seed"] = SeedBench.RunAsync,
+    ["query"] = QueryBench.RunAsync,
     ["algorithms"] = AlgorithmBench.RunAsync,
     ["pipe"] = PipeBench.RunAsync,
     ["pipe-s3"] = PipeS3Bench.RunAsync,

@@ -14,6 +14,85 @@ internal sealed record PageToken(string SortBy, string SortOrder, string Filter,
 /// </summary>
 public static class JobQuery
 {
+    /// <summary>A page from the store, walking its sorted index where one exists (no scan of every job).</summary>
+    public static (List<JobRecord> Page, string? NextToken) List(JobStore store, ListTrainingJobsRequest request)
+    {
+        var sortBy = request.SortBy ?? "CreationTime";
+        var index = store.Ordered(sortBy);
+        if (index is null)
+        {
+            return List(store.All, request);
+        }
+
+        var order = request.SortOrder ?? "Descending";
+        var descending = order == "Descending";
+        var max = request.MaxResults ?? 10;
+        var filter = FilterKey(request);
+        Comparison<JobRecord> compare = sortBy == "Name" ? JobStore.CompareName : JobStore.CompareCreation;
+
+        // Position after the cursor: a binary search for the job the token names.
+        int start;
+        if (!string.IsNullOrEmpty(request.NextToken))
+        {
+            var after = Decode(request.NextToken);
+            if (after is null || after.SortBy != sortBy || after.SortOrder != order || after.Filter != filter)
+            {
+                throw new ApiValidationException("The NextToken is not valid for this request. Repeat the request without it, with the same filters and sort as the request that returned it.");
+            }
+
+            var key = SortKey.FromToken(sortBy, after.Key, after.Name);
+            var probe = new JobRecord
+            {
+                Name = key.Name,
+                Arn = "",
+                Sequence = 0,
+                Definition = null!,
+                DefinitionJson = "",
+                ImagePath = "",
+                Status = "",
+                SecondaryStatus = "",
+                CreationTime = new DateTimeOffset(key.Number, TimeSpan.Zero),
+                LastModifiedTime = default,
+            };
+            var at = Array.BinarySearch(index, probe, Comparer<JobRecord>.Create(compare));
+            start = descending
+                ? (at >= 0 ? at - 1 : ~at - 1)
+                : (at >= 0 ? at + 1 : ~at);
+        }
+        else
+        {
+            start = descending ? index.Length - 1 : 0;
+        }
+
+        var page = new List<JobRecord>(Math.Min(max, 128));
+        var more = false;
+        for (var i = start; descending ? i >= 0 : i < index.Length; i += descending ? -1 : 1)
+        {
+            var job = store.Get(index[i].Name) ?? index[i];
+            if (!Matches(job, request))
+            {
+                continue;
+            }
+
+            if (page.Count == max)
+            {
+                more = true;
+                break;
+            }
+
+            page.Add(job);
+        }
+
+        string? next = null;
+        if (more && page.Count > 0)
+        {
+            var last = page[^1];
+            next = Encode(new PageToken(sortBy, order, filter, SortKey.Of(last, sortBy).TokenValue, last.Name));
+        }
+
+        return (page, next);
+    }
+
     public static (List<JobRecord> Page, string? NextToken) List(IEnumerable<JobRecord> jobs, ListTrainingJobsRequest request)
     {
         var sortBy = request.SortBy ?? "CreationTime";

@@ -17,7 +17,10 @@ public sealed class JobStore : IDisposable
     private readonly Lock _dbLock = new();
     private readonly ConcurrentDictionary<string, JobRecord> _jobs = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, Lock> _locks = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Lock _indexLock = new();
     private long _sequence;
+    private JobRecord[]? _byCreation;
+    private JobRecord[]? _byName;
 
     public JobStore(string databasePath)
     {
@@ -62,6 +65,12 @@ public sealed class JobStore : IDisposable
             _jobs[job.Name] = job;
         }
 
+        lock (_indexLock)
+        {
+            _byCreation = Insert(_byCreation, job, CompareCreation);
+            _byName = Insert(_byName, job, CompareName);
+        }
+
         Changed?.Invoke(job);
         return true;
     }
@@ -97,6 +106,49 @@ public sealed class JobStore : IDisposable
         }
 
         Changed?.Invoke(next);
+        return next;
+    }
+
+    /// <summary>
+    /// Every job in ascending (CreationTime, Name) or Name order, for keyset pages without a scan. The
+    /// records in the index may be older versions: read the current one with <see cref="Get"/> (the sort
+    /// keys never change).
+    /// </summary>
+    public JobRecord[]? Ordered(string sortBy)
+    {
+        lock (_indexLock)
+        {
+            return sortBy switch
+            {
+                "CreationTime" => _byCreation ??= [.. _jobs.Values.Order(Comparer<JobRecord>.Create(CompareCreation))],
+                "Name" => _byName ??= [.. _jobs.Values.Order(Comparer<JobRecord>.Create(CompareName))],
+                _ => null,
+            };
+        }
+    }
+
+    public static int CompareCreation(JobRecord a, JobRecord b)
+    {
+        var c = a.CreationTime.UtcTicks.CompareTo(b.CreationTime.UtcTicks);
+        return c != 0 ? c : string.CompareOrdinal(a.Name, b.Name);
+    }
+
+    public static int CompareName(JobRecord a, JobRecord b) => string.CompareOrdinal(a.Name, b.Name);
+
+    // Copy-on-write: readers keep the array they took; new jobs usually go at the end.
+    private static JobRecord[]? Insert(JobRecord[]? index, JobRecord job, Comparison<JobRecord> compare)
+    {
+        if (index is null)
+        {
+            return null;
+        }
+
+        var at = Array.BinarySearch(index, job, Comparer<JobRecord>.Create(compare));
+        at = at < 0 ? ~at : at;
+        var next = new JobRecord[index.Length + 1];
+        Array.Copy(index, next, at);
+        next[at] = job;
+        Array.Copy(index, at, next, at + 1, index.Length - at);
         return next;
     }
 

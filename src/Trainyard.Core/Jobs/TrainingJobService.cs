@@ -267,7 +267,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         Runner(name)?.RequestStop();
     }
 
-    public (List<JobRecord> Page, string? NextToken) List(ListTrainingJobsRequest request) => JobQuery.List(Store.All, request);
+    public (List<JobRecord> Page, string? NextToken) List(ListTrainingJobsRequest request) => JobQuery.List(Store, request);
 
     public JobRecord ByArn(string arn)
     {
