@@ -147,6 +147,13 @@ internal sealed class BenchEnvironment
         return (process.ExitCode, await stdout + await stderr);
     }
 
+    /// <summary>This process's peak resident memory (VmHWM): the transfers run the server's own code in it.</summary>
+    public static string PeakMemory()
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) ?? "VmHWM: ?";
+        return "peak resident memory of the Trainyard process (" + line.Replace("\t", " ", StringComparison.Ordinal) + ")";
+    }
+
     public static string Format(double seconds, long bytes) =>
         string.Create(CultureInfo.InvariantCulture, $"{seconds,7:F2} s {bytes / seconds / (1 << 20),8:F0} MiB/s");
 

@@ -82,6 +82,7 @@ internal static class S3DownloadBenchmark
             env.Stop();
         }
 
+        Console.WriteLine(BenchEnvironment.PeakMemory());
         return 0;
     }
 

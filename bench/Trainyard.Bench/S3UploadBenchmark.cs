@@ -73,6 +73,7 @@ internal static class S3UploadBenchmark
             env.Stop();
         }
 
+        Console.WriteLine(BenchEnvironment.PeakMemory());
         return 0;
     }
 

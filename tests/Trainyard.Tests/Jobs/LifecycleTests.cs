@@ -171,12 +171,11 @@ public sealed class LifecycleTests
         var image = TestJobs.Algorithm(dir, "#!/bin/sh\nwhile :; do sleep 0.1; done\n");
         var done = TestJobs.UniqueName("done");
         var running = TestJobs.UniqueName("running");
-        var exe = Path.Combine(AppContext.BaseDirectory, "trainyard");
-        var port = FreePort();
-        using (var serve = StartServe(exe, home.Path, port))
+        var port = ServeProcess.FreePort();
+        using (var serve = ServeProcess.Start(home.Path, port, "--stop-grace-seconds", "1"))
         {
             var endpoint = new Uri($"http://127.0.0.1:{port}");
-            await Poll.UntilAsync(() => CanConnect(port), TimeSpan.FromSeconds(30), "trainyard serve to listen");
+            await Poll.UntilAsync(() => ServeProcess.CanConnect(port), TimeSpan.FromSeconds(30), "trainyard serve to listen");
             var quick = TestJobs.Algorithm(dir, "#!/bin/sh\nexit 0\n", "quick");
             await AwsCli.JsonAsync(endpoint, "sagemaker", "create-training-job", "--cli-input-json", TestJobs.Request(done, quick).ToJsonString());
             await Poll.UntilAsync(() => AwsCli.JsonAsync(endpoint, "sagemaker", "describe-training-job", "--training-job-name", done).Result["TrainingJobStatus"]!.GetValue<string>() == "Completed",
@@ -195,37 +194,5 @@ public sealed class LifecycleTests
         var lost = await restarted.DescribeAsync(running);
         Assert.Equal("Failed", lost["TrainingJobStatus"]!.GetValue<string>());
         Assert.Contains("server stopped while this job was Training", lost["FailureReason"]!.GetValue<string>(), StringComparison.Ordinal);
-    }
-
-    private static System.Diagnostics.Process StartServe(string exe, string home, int port)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo(exe) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "serve", "--home", home, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--stop-grace-seconds", "1" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        return System.Diagnostics.Process.Start(psi)!;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static bool CanConnect(int port)
-    {
-        try
-        {
-            using var c = new System.Net.Sockets.TcpClient();
-            c.Connect(System.Net.IPAddress.Loopback, port);
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
-        }
     }
 }

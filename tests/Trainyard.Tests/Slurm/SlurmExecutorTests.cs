@@ -120,10 +120,10 @@ public sealed class SlurmExecutorTests
         var request = TestJobs.Request(name, image, instances: 2);
         request["AlgorithmSpecification"]!["MetricDefinitions"] = new JsonArray(new JsonObject { ["Name"] = "loss", ["Regex"] = "loss=([0-9.]+)" });
 
-        var port = FreePort();
-        using (var serve = StartServe(home.Path, port))
+        var port = ServeProcess.FreePort();
+        using (var serve = ServeProcess.Start(home.Path, port, "--executor", "slurm", "--stop-grace-seconds", "3"))
         {
-            await Poll.UntilAsync(() => CanConnect(port), TimeSpan.FromSeconds(30), "trainyard serve to listen");
+            await Poll.UntilAsync(() => ServeProcess.CanConnect(port), TimeSpan.FromSeconds(30), "trainyard serve to listen");
             var endpoint = new Uri($"http://127.0.0.1:{port}");
             await AwsCli.JsonAsync(endpoint, "sagemaker", "create-training-job", "--cli-input-json", request.ToJsonString());
             await Poll.UntilAsync(() => AwsCli.JsonAsync(endpoint, "sagemaker", "describe-training-job", "--training-job-name", name).Result["SecondaryStatus"]!.GetValue<string>() == "Training",
@@ -200,38 +200,6 @@ public sealed class SlurmExecutorTests
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return "";
-        }
-    }
-
-    private static System.Diagnostics.Process StartServe(string home, int port)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo(TrainyardCli.Executable) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "serve", "--home", home, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--executor", "slurm", "--stop-grace-seconds", "3" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        return System.Diagnostics.Process.Start(psi)!;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static bool CanConnect(int port)
-    {
-        try
-        {
-            using var c = new System.Net.Sockets.TcpClient();
-            c.Connect(System.Net.IPAddress.Loopback, port);
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
         }
     }
 }
