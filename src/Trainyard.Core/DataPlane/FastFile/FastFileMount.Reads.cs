@@ -1,0 +1,220 @@
+using System.Buffers;
+using System.Globalization;
+using Trainyard.Storage;
+using static Trainyard.DataPlane.FastFile.FuseProtocol;
+
+namespace Trainyard.DataPlane.FastFile;
+
+/// <summary>READ: blocks from the cache or the store, read-ahead for sequential readers, errors as EIO.</summary>
+public sealed partial class FastFileMount
+{
+    private void OnRead(ulong unique, ReadIn read)
+    {
+        if (!_handles.TryGetValue(read.Fh, out var handle))
+        {
+            Error(unique, FuseNative.EBADF);
+            return;
+        }
+
+        var node = _tree[handle.Node];
+        var offset = (long)read.Offset;
+        var end = Math.Min(node.Size, offset + read.Size);
+        if (offset >= end)
+        {
+            Error(unique, 0); // at or past the end: zero bytes
+            return;
+        }
+
+        var blockSize = _options.BlockSize;
+        var first = offset / blockSize;
+        var last = (end - 1) / blockSize;
+        ReadAhead(handle, node, offset, end, last);
+
+        // Served at once from the cache when every block is there; otherwise from a task that awaits
+        // the fetches, so this thread goes back to reading requests.
+        if (last - first < 4)
+        {
+            Span<byte[]> cached = new byte[last - first + 1][];
+            var all = true;
+            for (var b = first; b <= last && all; b++)
+            {
+                all = _cache.TryGetCompleted(handle.Node, b, out cached[(int)(b - first)]);
+            }
+
+            if (all)
+            {
+                SendBlocks(unique, cached, offset - first * blockSize, (int)(end - offset));
+                return;
+            }
+        }
+
+        _ = ServeReadAsync(unique, handle.Node, node, offset, end);
+    }
+
+    private async Task ServeReadAsync(ulong unique, int index, FileTree.Node node, long offset, long end)
+    {
+        var blockSize = _options.BlockSize;
+        var first = offset / blockSize;
+        var last = (end - 1) / blockSize;
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+        _pending[unique] = interrupt;
+        try
+        {
+            var tasks = new Task<byte[]>[last - first + 1];
+            for (var b = first; b <= last; b++)
+            {
+                tasks[b - first] = Block(index, node, b);
+            }
+
+            var blocks = await Task.WhenAll(tasks).WaitAsync(interrupt.Token).ConfigureAwait(false);
+            SendBlocks(unique, blocks, offset - first * blockSize, (int)(end - offset));
+        }
+        catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+        {
+            Error(unique, FuseNative.EINTR);
+        }
+#pragma warning disable CA1031 // every failure of the store becomes EIO for the reader, never an exception here
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            if (Interlocked.Increment(ref _errorsLogged) <= 20)
+            {
+                Log.ReadFailed(_logger, node.Object!.Location.ToString(), offset, e is AggregateException a ? a.InnerException!.Message : e.Message);
+            }
+
+            Error(unique, FuseNative.EIO);
+        }
+        finally
+        {
+            _pending.TryRemove(unique, out _);
+        }
+    }
+
+    /// <summary>
+    /// A reader is sequential when it asks next to where it stopped (the kernel sends reads of one
+    /// stream a little out of order). For it, the next blocks are fetched in parallel before it asks.
+    /// </summary>
+    private void ReadAhead(OpenFile handle, FileTree.Node node, long offset, long end, long lastBlock)
+    {
+        if (_options.ReadAheadBlocks <= 0)
+        {
+            return;
+        }
+
+        var blockSize = _options.BlockSize;
+        long from, to;
+        lock (handle)
+        {
+            var sequential = Math.Abs(offset - handle.NextOffset) <= 2L * blockSize;
+            handle.NextOffset = Math.Max(sequential ? handle.NextOffset : 0, end);
+            if (!sequential)
+            {
+                handle.ReadAheadUntil = lastBlock;
+                return;
+            }
+
+            var lastOfFile = (node.Size - 1) / blockSize;
+            from = Math.Max(lastBlock + 1, handle.ReadAheadUntil + 1);
+            to = Math.Min(lastOfFile, lastBlock + _options.ReadAheadBlocks);
+            if (from > to)
+            {
+                return;
+            }
+
+            handle.ReadAheadUntil = to;
+        }
+
+        for (var b = from; b <= to; b++)
+        {
+            if (!_cache.Contains(handle.Node, b))
+            {
+                // a failed read-ahead is only logged when a reader really asks for that block
+                _ = Block(handle.Node, node, b).ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private Task<byte[]> Block(int index, FileTree.Node node, long block)
+    {
+        var start = block * _options.BlockSize;
+        var length = (int)Math.Min(_options.BlockSize, node.Size - start);
+        return _cache.GetOrAdd(index, block, length, () => FetchAsync(node.Object!, start, length));
+    }
+
+    private async Task<byte[]> FetchAsync(ObjectInfo info, long start, int length)
+    {
+        await _fetches.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+            timeout.CancelAfter(_options.FetchTimeout);
+            try
+            {
+                var data = GC.AllocateUninitializedArray<byte>(length);
+                var stream = await _store.OpenReadAsync(info.Location, start, length, timeout.Token).ConfigureAwait(false);
+                await using (stream.ConfigureAwait(false))
+                {
+                    var read = 0;
+                    while (read < length)
+                    {
+                        var n = await stream.ReadAsync(data.AsMemory(read), timeout.Token).ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            throw new IOException(string.Create(CultureInfo.InvariantCulture,
+                                $"{info.Location} ended at byte {start + read}, but it was listed with {info.Size} bytes (changed or deleted since?)"));
+                        }
+
+                        read += n;
+                    }
+                }
+
+                return data;
+            }
+            catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
+            {
+                throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                    $"a ranged read of {info.Location} at {start} did not finish within {_options.FetchTimeout.TotalSeconds} s"));
+            }
+        }
+        finally
+        {
+            _fetches.Release();
+        }
+    }
+
+    private unsafe void SendBlocks(ulong unique, ReadOnlySpan<byte[]> blocks, long offsetInFirst, int count)
+    {
+        var pieces = new (nint, int)[blocks.Length];
+        var pins = new MemoryHandle[blocks.Length];
+        try
+        {
+            var skip = (int)offsetInFirst;
+            var left = count;
+            var n = 0;
+            foreach (var block in blocks)
+            {
+                var take = Math.Min(left, block.Length - skip);
+                if (take <= 0)
+                {
+                    break;
+                }
+
+                pins[n] = block.AsMemory(skip, take).Pin();
+                pieces[n] = ((nint)pins[n].Pointer, take);
+                n++;
+                left -= take;
+                skip = 0;
+            }
+
+            Send(unique, 0, pieces.AsSpan(0, n));
+        }
+        finally
+        {
+            foreach (var pin in pins)
+            {
+                pin.Dispose();
+            }
+        }
+    }
+}
