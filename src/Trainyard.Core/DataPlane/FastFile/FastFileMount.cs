@@ -95,11 +95,11 @@ public sealed partial class FastFileMount : IAsyncDisposable
 
         mountPoint = Path.GetFullPath(mountPoint);
         Directory.CreateDirectory(mountPoint);
-        var fd = FuseNative.Open("/dev/fuse", FuseNative.O_RDWR | FuseNative.O_CLOEXEC | FuseNative.O_NONBLOCK);
+        var fd = FuseNative.Open(options.DevicePath, FuseNative.O_RDWR | FuseNative.O_CLOEXEC | FuseNative.O_NONBLOCK);
         if (fd < 0)
         {
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw new FastFileUnavailableException($"cannot open /dev/fuse: {FuseNative.Describe(errno)}");
+            throw new FastFileUnavailableException($"cannot open {options.DevicePath}: {FuseNative.Describe(errno)}");
         }
 
         var device = new SafeFileHandle(fd, ownsHandle: true);

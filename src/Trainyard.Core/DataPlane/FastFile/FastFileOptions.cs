@@ -27,6 +27,9 @@ public sealed record FastFileOptions
     /// <summary>How long the kernel may take to send FUSE_INIT after mount(2).</summary>
     public TimeSpan InitTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The FUSE device (tests point it elsewhere to see the fallback).</summary>
+    public string DevicePath { get; init; } = "/dev/fuse";
+
     /// <summary>Starts a watchdog process that lazily unmounts if this process dies without unmounting.</summary>
     public bool Watchdog { get; init; } = true;
 }
