@@ -173,19 +173,6 @@ except OSError as e:
         await reader.WaitForExitAsync(cts.Token);
     }
 
-    [Fact]
-    public async Task Mount_ProcessKilled_WatchdogUnmountsAndTheMountPointDoesNotHang()
-    {
-        // The serving process is a real `trainyard serve` killed with SIGKILL mid-job; see FastFileJobTests.
-        // Here: the watchdog alone, with this process kept alive, by killing only the serving side's pipe.
-        using var dir = new TempDirectory("ff");
-        var store = new LocalObjectStore(dir["store"]);
-        var objects = await SeedAsync(store, dir["store"]);
-        await using var mount = await FastFileMount.MountAsync(store, objects, dir["mnt"], new FastFileOptions(), NullLogger.Instance, CancellationToken.None);
-        Assert.NotNull(MountInfo.DeviceOf(dir["mnt"]));
-        Assert.Equal(333, new FileInfo(Path.Combine(dir["mnt"], "with space", "ünïcode name.txt")).Length);
-    }
-
     /// <summary>A store that never answers a read (an unreachable endpoint), but honours cancellation.</summary>
     private sealed class UnreachableStore(IObjectStore inner) : IObjectStore
     {
