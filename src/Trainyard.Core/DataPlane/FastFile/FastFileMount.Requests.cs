@@ -80,7 +80,7 @@ public sealed partial class FastFileMount
         switch (h.Opcode)
         {
             case Opcode.Init:
-                OnInit(h.Unique, MemoryMarshal.Read<InitIn>(arg));
+                OnInit(h.Unique, ReadInit(arg));
                 break;
             case Opcode.Lookup:
                 OnLookup(h, arg);
@@ -157,15 +157,35 @@ public sealed partial class FastFileMount
         }
     }
 
+    private static InitIn ReadInit(ReadOnlySpan<byte> arg)
+    {
+        // Before 7.36 the kernel sends the 16-byte form, without flags2.
+        if (arg.Length >= Marshal.SizeOf<InitIn>())
+        {
+            return MemoryMarshal.Read<InitIn>(arg);
+        }
+
+        Span<byte> padded = stackalloc byte[Marshal.SizeOf<InitIn>()];
+        arg.CopyTo(padded);
+        return MemoryMarshal.Read<InitIn>(padded);
+    }
+
     private void OnInit(ulong unique, InitIn init)
     {
-        var wanted = AsyncRead | ParallelDirOps | MaxPages;
+        var wanted = AsyncRead | ParallelDirOps | MaxPages | InitExt;
+        var flags2 = (init.Flags & InitExt) != 0 ? init.Flags2 & DirectIoAllowMmap : 0;
+
+        // Files bypass the kernel's page cache (FOPEN_DIRECT_IO) when mmap still works that way (Linux
+        // 6.6+): a read is then one copy from a cached block straight into the reader's buffer instead
+        // of two (into the page cache, then out of it), which is most of the cost of a local store.
+        _directIo = !_options.KernelPageCache && (flags2 & DirectIoAllowMmap) != 0;
         Reply(unique, new InitOut
         {
             Major = KernelMajor,
             Minor = Math.Min(init.Minor, OurMinor),
             MaxReadahead = init.MaxReadahead,
             Flags = init.Flags & wanted,
+            Flags2 = flags2,
             MaxBackground = 64,
             CongestionThreshold = 48,
             MaxWrite = MaxWrite,
@@ -221,7 +241,7 @@ public sealed partial class FastFileMount
         {
             var fh = (ulong)Interlocked.Increment(ref _nextHandle);
             _handles[fh] = new OpenFile((int)h.NodeId - 1);
-            Reply(h.Unique, new OpenOut { Fh = fh, OpenFlags = FopenKeepCache });
+            Reply(h.Unique, new OpenOut { Fh = fh, OpenFlags = _directIo ? FopenDirectIo : FopenKeepCache });
         }
     }
 

@@ -46,6 +46,7 @@ public sealed partial class FastFileMount : IAsyncDisposable
     private long _nextHandle;
     private int _errorsLogged;
     private volatile bool _stopping;
+    private bool _directIo;
     private int _disposed;
 
     private FastFileMount(IObjectStore store, FileTree tree, string mountPoint, FastFileOptions options, ILogger logger, SafeFileHandle device)
@@ -204,6 +205,28 @@ public sealed partial class FastFileMount : IAsyncDisposable
         _watchdog?.Dismiss();
         _lifetime.Dispose();
         Log.Unmounted(_logger, MountPoint);
+    }
+
+    /// <summary>
+    /// Lazily unmounts every FastFile mount below <paramref name="directory"/>: those of hosts whose
+    /// server died with its watchdog (a whole process group or cgroup killed at once). Their
+    /// connections are already aborted (readers get ENOTCONN); this removes the mount entries.
+    /// </summary>
+    public static int UnmountStale(string directory, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var root = Path.GetFullPath(directory).TrimEnd('/') + "/";
+        var count = 0;
+        foreach (var mountPoint in MountInfo.MountPointsOfType("fuse.trainyard").Where(p => p.StartsWith(root, StringComparison.Ordinal)))
+        {
+            if (FuseNative.Umount2(mountPoint, FuseNative.MNT_DETACH) == 0)
+            {
+                Log.Unmounted(logger, mountPoint);
+                count++;
+            }
+        }
+
+        return count;
     }
 
     /// <summary>Reads the largest request and reply this mount negotiates (1 MiB, the kernel's limit of 256 pages).</summary>

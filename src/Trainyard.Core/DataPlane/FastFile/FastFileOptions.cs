@@ -27,6 +27,12 @@ public sealed record FastFileOptions
     /// <summary>How long the kernel may take to send FUSE_INIT after mount(2).</summary>
     public TimeSpan InitTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Serve files through the kernel's page cache (kernel read-ahead, cached re-reads) even where the
+    /// kernel can bypass it and keep mmap working (Linux 6.6+), which is faster for large reads.
+    /// </summary>
+    public bool KernelPageCache { get; init; }
+
     /// <summary>The FUSE device (tests point it elsewhere to see the fallback).</summary>
     public string DevicePath { get; init; } = "/dev/fuse";
 

@@ -9,7 +9,7 @@ namespace Trainyard.DataPlane.FastFile;
 internal static class FuseProtocol
 {
     public const uint KernelMajor = 7;
-    public const uint OurMinor = 31;
+    public const uint OurMinor = 39;
     public const ulong RootId = 1;
 
     public enum Opcode : uint
@@ -37,8 +37,13 @@ internal static class FuseProtocol
     public const uint AtomicOTrunc = 1 << 3;
     public const uint ParallelDirOps = 1 << 18;
     public const uint MaxPages = 1 << 22;
+    public const uint InitExt = 1 << 30;
+
+    // init flags2 (bits 32.. of the 64-bit flags)
+    public const uint DirectIoAllowMmap = 1 << (36 - 32);
 
     // open flags
+    public const uint FopenDirectIo = 1 << 0;
     public const uint FopenKeepCache = 1 << 1;
     public const uint FopenCacheDir = 1 << 3;
 
@@ -74,6 +79,7 @@ internal static class FuseProtocol
         public uint Minor;
         public uint MaxReadahead;
         public uint Flags;
+        public uint Flags2; // only when Flags has InitExt (protocol 7.36)
     }
 
     [StructLayout(LayoutKind.Sequential)]

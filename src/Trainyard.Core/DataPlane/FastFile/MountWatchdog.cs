@@ -17,11 +17,14 @@ internal sealed class MountWatchdog
 
     public static MountWatchdog? Start(string mountPoint)
     {
-        // setsid: signals sent to this process's group (Ctrl-C, a supervisor) must not reach the watchdog.
+        // setsid -f: the watchdog runs in a session of its own (signals to this process's group, such as
+        // Ctrl-C, do not reach it) and is not this process's child (killing this process's tree, as
+        // Process.Kill(entireProcessTree) does, does not find it).
         var setsid = File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null;
         var psi = new ProcessStartInfo(setsid ?? "/bin/sh") { RedirectStandardInput = true, UseShellExecute = false };
         if (setsid is not null)
         {
+            psi.ArgumentList.Add("-f");
             psi.ArgumentList.Add("/bin/sh");
         }
 
@@ -39,8 +42,6 @@ internal sealed class MountWatchdog
             return null;
         }
     }
-
-    public int Pid => _process.Id;
 
     public void Dismiss()
     {

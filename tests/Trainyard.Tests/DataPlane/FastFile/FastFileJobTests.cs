@@ -120,8 +120,11 @@ while True:
         Assert.Empty(MountsUnder(server.Home));
     }
 
-    [Fact]
-    public async Task Server_KilledWhileAFastFileJobTrains_NoMountIsLeftAndTheMountPointDoesNotHang()
+    [Theory]
+    [InlineData("server")] // SIGKILL to the server alone: the watchdog unmounts
+    [InlineData("tree")] // SIGKILL to the server and all its descendants: the watchdog is not one of them
+    [InlineData("server-and-watchdog")] // both die (a cgroup killed at once): the next server start unmounts
+    public async Task Server_KilledWhileAFastFileJobTrains_NoMountIsLeftAndTheMountPointDoesNotHang(string kill)
     {
         using var home = new TempDirectory("ffkill");
         using var dir = new TempDirectory();
@@ -145,14 +148,36 @@ while True:
             var name = TestJobs.UniqueName("ffkill");
             var request = TestJobs.Request(name, image, channels: [FastFile(TestJobs.Channel("train", "s3://data/ff/"))]);
             await Poll.UntilAsync(() => CanCreate(endpoint, request), TimeSpan.FromSeconds(30), "trainyard serve to accept the job");
-            await Poll.UntilAsync(() => Directory.GetFiles(Path.Combine(home.Path, "jobs", name, "logs")).Any(f => File.ReadAllText(f).Contains("ready", StringComparison.Ordinal)),
+            var logs = Path.Combine(home.Path, "jobs", name, "logs");
+            await Poll.UntilAsync(() => Directory.Exists(logs) && Directory.GetFiles(logs).Any(f => File.ReadAllText(f).Contains("ready", StringComparison.Ordinal)),
                 TimeSpan.FromSeconds(30), "the algorithm to read the mount");
             var mountPoint = Assert.Single(MountsUnder(home.Path));
 
-            serve.Kill(entireProcessTree: false); // SIGKILL to the server alone: no chance to unmount
+            var watchdog = WatchdogOf(mountPoint);
+            Assert.NotNull(watchdog);
+            if (kill == "server-and-watchdog")
+            {
+                using var w = Process.GetProcessById(watchdog.Value);
+                w.Kill();
+                await w.WaitForExitAsync();
+            }
+
+            serve.Kill(entireProcessTree: kill == "tree"); // SIGKILL: no chance to unmount
             await serve.WaitForExitAsync();
 
-            await Poll.UntilAsync(() => MountsUnder(home.Path).Count == 0, TimeSpan.FromSeconds(10), "the watchdog to unmount");
+            if (kill == "server-and-watchdog")
+            {
+                // The mount is left, but dead: the kernel aborted its connection when the server's
+                // descriptor closed, so it answers ENOTCONN at once instead of hanging.
+                Assert.Single(MountsUnder(home.Path));
+                var probe = Task.Run(() => Assert.ThrowsAny<IOException>(() => Directory.EnumerateFileSystemEntries(mountPoint).Count()));
+                Assert.True(await Task.WhenAny(probe, Task.Delay(TimeSpan.FromSeconds(5))) == probe, "a dead mount hangs");
+                await probe;
+                await using var restarted = await TestServer.StartAsync(home: home);
+                Assert.Equal("Failed", (await restarted.DescribeAsync(name))["TrainingJobStatus"]!.GetValue<string>());
+            }
+
+            await Poll.UntilAsync(() => MountsUnder(home.Path).Count == 0, TimeSpan.FromSeconds(10), "the mount to be removed");
             var listing = Task.Run(() => Directory.EnumerateFileSystemEntries(mountPoint).Count());
             Assert.True(await Task.WhenAny(listing, Task.Delay(TimeSpan.FromSeconds(5))) == listing, "the mount point hangs");
         }
@@ -176,6 +201,26 @@ while True:
         Assert.Equal(400, status);
         Assert.Contains("ValidationException", body!["__type"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("AugmentedManifestFile", body["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    private static int? WatchdogOf(string mountPoint)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                var argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (argv.Contains("trainyard-fastfile-watchdog") && argv.Contains(mountPoint))
+                {
+                    return int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+            }
+        }
+
+        return null;
     }
 
     private static bool CanCreate(Uri endpoint, JsonObject request)

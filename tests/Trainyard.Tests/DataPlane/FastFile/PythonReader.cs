@@ -12,7 +12,7 @@ internal static class PythonReader
     public const string Python = "/usr/bin/python3";
 
     public const string Verify = """
-import os, random, sys
+import mmap, os, random, sys
 mount, reference, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rng = random.Random(seed)
 
@@ -42,6 +42,9 @@ for rel, path in sorted(got.items()):
         checked += len(expected)
     fd = os.open(path, os.O_RDONLY)
     try:
+        if st.st_size > 0:
+            with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as m:
+                assert m[:] == expected, ('mmap differs', rel)
         for _ in range(20):
             off = rng.randrange(0, st.st_size + 2)
             n = rng.choice([1, 7, 4096, 65536, 1 << 20, 3 << 20])
