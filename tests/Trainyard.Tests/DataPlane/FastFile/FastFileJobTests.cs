@@ -191,6 +191,32 @@ while True:
     }
 
     [Fact]
+    public async Task Job_FuseUnavailable_ChannelIsDeliveredAsFileModeAndTheLogSaysWhy()
+    {
+        using var home = new TempDirectory("ffnofuse");
+        using var dir = new TempDirectory();
+        dir.Write("data/x.csv", "1,2,3\n");
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\nset -e\ngrep -q FastFile /opt/ml/input/config/inputdataconfig.json\n! grep -q ' /opt/ml/input/data/train ' /proc/self/mountinfo\ncp /opt/ml/input/data/train/x.csv /opt/ml/model/\n");
+        var request = TestJobs.Request("nofuse", image, channels: [FastFile(TestJobs.Channel("train", "file://" + dir["data"]))]);
+        var job = dir.Write("job.json", request.ToJsonString());
+        var psi = new ProcessStartInfo(TrainyardCli.Executable) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir.Path };
+        foreach (var a in new[] { "run", job, "--home", home.Path })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["TRAINYARD_NO_FUSE"] = "1"; // only in that process: other tests mount in parallel
+        using var run = Process.Start(psi)!;
+        var stdout = run.StandardOutput.ReadToEndAsync();
+        var stderr = run.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await run.WaitForExitAsync(cts.Token);
+        var output = await stdout + await stderr;
+        Assert.True(run.ExitCode == 0, output);
+        Assert.Contains("FUSE is not available here (FUSE is disabled (TRAINYARD_NO_FUSE=1).): it is delivered as File mode", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Create_AugmentedManifestFileWithFastFile_IsAValidationException()
     {
         await using var server = await TestServer.StartAsync();
