@@ -3,7 +3,8 @@ namespace Trainyard.DataPlane.FastFile;
 /// <summary>
 /// A bounded LRU of file blocks. An entry is the fetch itself (a task), so a block that several
 /// readers (or a reader and the read-ahead) want at once is fetched once. A failed fetch leaves the
-/// cache, so the next read tries again.
+/// cache, so the next read tries again. The cache holds one reference to each block it has; eviction
+/// drops it (see <see cref="Block"/>).
 /// </summary>
 internal sealed class BlockCache(long capacityBytes)
 {
@@ -12,20 +13,21 @@ internal sealed class BlockCache(long capacityBytes)
     private readonly LinkedList<Entry> _lru = new();
     private long _bytes;
 
-    public bool TryGetCompleted(int node, long block, out byte[] data)
+    /// <summary>The block if it is cached and fetched, with a reference the caller must release.</summary>
+    public bool TryAcquireCompleted(int node, long block, out Block data)
     {
         lock (_lock)
         {
-            if (_map.TryGetValue((node, block), out var e) && e.Value.Task.IsCompletedSuccessfully)
+            if (_map.TryGetValue((node, block), out var e) && e.Value.Result is { } result && result.TryAddReference())
             {
                 _lru.Remove(e);
                 _lru.AddFirst(e);
-                data = e.Value.Task.Result;
+                data = result;
                 return true;
             }
         }
 
-        data = [];
+        data = null!;
         return false;
     }
 
@@ -37,7 +39,11 @@ internal sealed class BlockCache(long capacityBytes)
         }
     }
 
-    public Task<byte[]> GetOrAdd(int node, long block, int length, Func<Task<byte[]>> fetch)
+    /// <summary>
+    /// The block's fetch, started if needed. The block it yields carries no reference for the caller:
+    /// take one with <see cref="Block.TryAddReference"/>, and fetch again if that fails (evicted meanwhile).
+    /// </summary>
+    public Task<Block> GetOrAdd(int node, long block, int length, Func<Task<Block>> fetch)
     {
         var key = (node, block);
         Entry entry;
@@ -47,28 +53,29 @@ internal sealed class BlockCache(long capacityBytes)
             {
                 _lru.Remove(existing);
                 _lru.AddFirst(existing);
-                return existing.Value.Task;
+                return existing.Value.Completion.Task;
             }
 
             entry = new Entry(key, length);
-            entry.Task = entry.Completion.Task;
-            _map[key] = _lru.AddFirst(entry);
+            var added = _lru.AddFirst(entry);
+            _map[key] = added;
             _bytes += length;
-            while (_bytes > capacityBytes && _lru.Last is { } last && last != _map[key])
+            while (_bytes > capacityBytes && _lru.Last is { } last && last != added)
             {
                 Remove(last);
             }
         }
 
         _ = Start(entry, fetch);
-        return entry.Task;
+        return entry.Completion.Task;
     }
 
-    private async Task Start(Entry entry, Func<Task<byte[]>> fetch)
+    private async Task Start(Entry entry, Func<Task<Block>> fetch)
     {
+        Block result;
         try
         {
-            entry.Completion.SetResult(await fetch().ConfigureAwait(false));
+            result = await fetch().ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -81,6 +88,20 @@ internal sealed class BlockCache(long capacityBytes)
             }
 
             entry.Completion.SetException(e);
+            return;
+        }
+
+        bool evicted;
+        lock (_lock)
+        {
+            entry.Result = result;
+            evicted = entry.Evicted;
+        }
+
+        entry.Completion.SetResult(result);
+        if (evicted)
+        {
+            result.Release(); // evicted while it was being fetched: the cache's reference goes now
         }
     }
 
@@ -89,13 +110,16 @@ internal sealed class BlockCache(long capacityBytes)
         _lru.Remove(node);
         _map.Remove(node.Value.Key);
         _bytes -= node.Value.Length;
+        node.Value.Evicted = true;
+        node.Value.Result?.Release();
     }
 
     private sealed class Entry((int, long) key, int length)
     {
         public (int Node, long Block) Key { get; } = key;
         public int Length { get; } = length;
-        public TaskCompletionSource<byte[]> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public Task<byte[]> Task { get; set; } = null!;
+        public TaskCompletionSource<Block> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Block? Result { get; set; }
+        public bool Evicted { get; set; }
     }
 }

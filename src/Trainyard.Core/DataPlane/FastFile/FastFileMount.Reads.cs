@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using Trainyard.Storage;
 using static Trainyard.DataPlane.FastFile.FuseProtocol;
@@ -34,17 +34,27 @@ public sealed partial class FastFileMount
         // the fetches, so this thread goes back to reading requests.
         if (last - first < 4)
         {
-            Span<byte[]> cached = new byte[last - first + 1][];
-            var all = true;
-            for (var b = first; b <= last && all; b++)
+            Span<Block> cached = new Block[last - first + 1];
+            var acquired = 0;
+            while (acquired < cached.Length && _cache.TryAcquireCompleted(handle.Node, first + acquired, out cached[acquired]))
             {
-                all = _cache.TryGetCompleted(handle.Node, b, out cached[(int)(b - first)]);
+                acquired++;
             }
 
-            if (all)
+            try
             {
-                SendBlocks(unique, cached, offset - first * blockSize, (int)(end - offset));
-                return;
+                if (acquired == cached.Length)
+                {
+                    SendBlocks(unique, cached, offset - first * blockSize, (int)(end - offset));
+                    return;
+                }
+            }
+            finally
+            {
+                foreach (var block in cached[..acquired])
+                {
+                    block.Release();
+                }
             }
         }
 
@@ -60,14 +70,44 @@ public sealed partial class FastFileMount
         _pending[unique] = interrupt;
         try
         {
-            var tasks = new Task<byte[]>[last - first + 1];
-            for (var b = first; b <= last; b++)
+            // A block can be evicted between its fetch and our taking a reference (a cache much
+            // smaller than the readers' working set): then it is fetched again.
+            for (var attempt = 0; ; attempt++)
             {
-                tasks[b - first] = Block(index, node, b);
-            }
+                var tasks = new Task<Block>[last - first + 1];
+                for (var b = first; b <= last; b++)
+                {
+                    tasks[b - first] = Block(index, node, b);
+                }
 
-            var blocks = await Task.WhenAll(tasks).WaitAsync(interrupt.Token).ConfigureAwait(false);
-            SendBlocks(unique, blocks, offset - first * blockSize, (int)(end - offset));
+                var blocks = await Task.WhenAll(tasks).WaitAsync(interrupt.Token).ConfigureAwait(false);
+                var acquired = 0;
+                while (acquired < blocks.Length && blocks[acquired].TryAddReference())
+                {
+                    acquired++;
+                }
+
+                try
+                {
+                    if (acquired == blocks.Length)
+                    {
+                        SendBlocks(unique, blocks, offset - first * blockSize, (int)(end - offset));
+                        return;
+                    }
+                }
+                finally
+                {
+                    foreach (var block in blocks.AsSpan(0, acquired))
+                    {
+                        block.Release();
+                    }
+                }
+
+                if (attempt == 10)
+                {
+                    throw new IOException("the block cache evicts blocks before they can be read: raise FastFileOptions.CacheBytes");
+                }
+            }
         }
         catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
         {
@@ -135,23 +175,24 @@ public sealed partial class FastFileMount
         }
     }
 
-    private Task<byte[]> Block(int index, FileTree.Node node, long block)
+    private Task<Block> Block(int index, FileTree.Node node, long block)
     {
         var start = block * _options.BlockSize;
         var length = (int)Math.Min(_options.BlockSize, node.Size - start);
         return _cache.GetOrAdd(index, block, length, () => FetchAsync(node.Object!, start, length));
     }
 
-    private async Task<byte[]> FetchAsync(ObjectInfo info, long start, int length)
+    private async Task<Block> FetchAsync(ObjectInfo info, long start, int length)
     {
         await _fetches.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+        var data = _pool.Rent();
+        var done = false;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
             timeout.CancelAfter(_options.FetchTimeout);
             try
             {
-                var data = GC.AllocateUninitializedArray<byte>(length);
                 var stream = await _store.OpenReadAsync(info.Location, start, length, timeout.Token).ConfigureAwait(false);
                 await using (stream.ConfigureAwait(false))
                 {
@@ -169,7 +210,8 @@ public sealed partial class FastFileMount
                     }
                 }
 
-                return data;
+                done = true;
+                return new Block(data, length, _pool);
             }
             catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
             {
@@ -179,42 +221,35 @@ public sealed partial class FastFileMount
         }
         finally
         {
+            if (!done)
+            {
+                _pool.Return(data);
+            }
+
             _fetches.Release();
         }
     }
 
-    private unsafe void SendBlocks(ulong unique, ReadOnlySpan<byte[]> blocks, long offsetInFirst, int count)
+    /// <summary>Replies with <paramref name="count"/> bytes of the blocks from <paramref name="offsetInFirst"/> on; the blocks' arrays are pinned.</summary>
+    private unsafe void SendBlocks(ulong unique, ReadOnlySpan<Block> blocks, long offsetInFirst, int count)
     {
-        var pieces = new (nint, int)[blocks.Length];
-        var pins = new MemoryHandle[blocks.Length];
-        try
+        Span<(nint, int)> pieces = stackalloc (nint, int)[blocks.Length];
+        var skip = (int)offsetInFirst;
+        var left = count;
+        var n = 0;
+        foreach (var block in blocks)
         {
-            var skip = (int)offsetInFirst;
-            var left = count;
-            var n = 0;
-            foreach (var block in blocks)
+            var take = Math.Min(left, block.Length - skip);
+            if (take <= 0)
             {
-                var take = Math.Min(left, block.Length - skip);
-                if (take <= 0)
-                {
-                    break;
-                }
-
-                pins[n] = block.AsMemory(skip, take).Pin();
-                pieces[n] = ((nint)pins[n].Pointer, take);
-                n++;
-                left -= take;
-                skip = 0;
+                break;
             }
 
-            Send(unique, 0, pieces.AsSpan(0, n));
+            pieces[n++] = ((nint)Unsafe.AsPointer(ref block.Data[skip]), take);
+            left -= take;
+            skip = 0;
         }
-        finally
-        {
-            foreach (var pin in pins)
-            {
-                pin.Dispose();
-            }
-        }
+
+        Send(unique, 0, pieces[..n]);
     }
 }

@@ -34,6 +34,7 @@ public sealed partial class FastFileMount : IAsyncDisposable
     private readonly SafeFileHandle _device;
     private readonly int _fd;
     private readonly BlockCache _cache;
+    private readonly BlockPool _pool;
     private readonly SemaphoreSlim _fetches;
     private readonly CancellationTokenSource _lifetime = new();
     private readonly TaskCompletionSource _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -59,6 +60,7 @@ public sealed partial class FastFileMount : IAsyncDisposable
         _device = device;
         _fd = (int)device.DangerousGetHandle();
         _cache = new BlockCache(options.CacheBytes);
+        _pool = new BlockPool(options.BlockSize, (int)(options.CacheBytes / options.BlockSize) + 64);
         _fetches = new SemaphoreSlim(options.MaxConcurrentFetches);
     }
 

@@ -35,6 +35,7 @@ internal static class FuseProtocol
     // init flags
     public const uint AsyncRead = 1 << 0;
     public const uint AtomicOTrunc = 1 << 3;
+    public const uint AsyncDio = 1 << 15;
     public const uint ParallelDirOps = 1 << 18;
     public const uint MaxPages = 1 << 22;
     public const uint InitExt = 1 << 30;

@@ -45,24 +45,33 @@ public sealed class FileTreeTests
     [Fact]
     public async Task BlockCache_OverCapacity_EvictsTheLeastRecentlyUsedAndRefetchesFailures()
     {
+        var pool = new BlockPool(1, 10);
         var cache = new BlockCache(capacityBytes: 2);
         var fetches = 0;
-        Task<byte[]> Fetch(byte value)
+        Task<Block> Fetch(byte value)
         {
             Interlocked.Increment(ref fetches);
-            return Task.FromResult(new[] { value });
+            return Task.FromResult(new Block([value], 1, pool));
         }
 
         await cache.GetOrAdd(1, 0, 1, () => Fetch(10));
         await cache.GetOrAdd(1, 1, 1, () => Fetch(11));
-        Assert.True(cache.TryGetCompleted(1, 0, out _)); // 0 is now the most recent
+        Assert.True(cache.TryAcquireCompleted(1, 0, out var zero)); // 0 is now the most recent
         await cache.GetOrAdd(1, 2, 1, () => Fetch(12)); // evicts 1
         Assert.True(cache.Contains(1, 0));
         Assert.False(cache.Contains(1, 1));
         Assert.Equal(3, fetches);
 
-        await Assert.ThrowsAsync<IOException>(() => cache.GetOrAdd(2, 0, 1, () => Task.FromException<byte[]>(new IOException("gone"))));
+        await cache.GetOrAdd(1, 3, 1, () => Fetch(13)); // evicts 0, which a reader still holds
+        Assert.Equal(10, zero.Data[0]);
+        Assert.True(zero.TryAddReference());
+        zero.Release();
+        zero.Release(); // the reader's last reference: back to the pool, and no more references
+        Assert.False(zero.TryAddReference());
+        Assert.Same(zero.Data, pool.Rent());
+
+        await Assert.ThrowsAsync<IOException>(() => cache.GetOrAdd(2, 0, 1, () => Task.FromException<Block>(new IOException("gone"))));
         Assert.False(cache.Contains(2, 0));
-        Assert.Equal(7, (await cache.GetOrAdd(2, 0, 1, () => Task.FromResult(new byte[] { 7 })))[0]);
+        Assert.Equal(7, (await cache.GetOrAdd(2, 0, 1, () => Task.FromResult(new Block([7], 1, pool)))).Data[0]);
     }
 }
