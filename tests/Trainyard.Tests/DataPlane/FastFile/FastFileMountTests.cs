@@ -73,6 +73,22 @@ public sealed class FastFileMountTests
     }
 
     [Fact]
+    public async Task Mount_TinyCacheAndConcurrentReaders_EveryByteIsStillRight()
+    {
+        // Blocks are evicted while other readers hold them and while they are being fetched.
+        using var dir = new TempDirectory("ff");
+        var store = new LocalObjectStore(dir["store"]);
+        var objects = await SeedAsync(store, dir["store"]);
+        var options = Options with { CacheBytes = 3 << 20, ReadAheadBlocks = 4, BlockSize = 256 << 10 };
+        await using var mount = await FastFileMount.MountAsync(store, objects, dir["mnt"], options, NullLogger.Instance, CancellationToken.None);
+        var readers = Enumerable.Range(1, 3).Select(seed => PythonReader.RunAsync(PythonReader.Verify, TimeSpan.FromMinutes(2), dir["mnt"], dir["store/data/train"], seed.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        foreach (var (code, output) in await Task.WhenAll(readers))
+        {
+            Assert.True(code == 0, output);
+        }
+    }
+
+    [Fact]
     public async Task Mount_ShardOfTheObjects_ShowsOnlyThatShare()
     {
         using var dir = new TempDirectory("ff");
