@@ -97,6 +97,12 @@ public sealed partial class FastFileMount : IAsyncDisposable
         }
 
         mountPoint = Path.GetFullPath(mountPoint);
+        if (MountInfo.MountPointsOfType("fuse.trainyard").Contains(mountPoint))
+        {
+            // a dead mount of a killed process at the same place (its connection aborted): replace it
+            FuseNative.Umount2(mountPoint, FuseNative.MNT_DETACH);
+        }
+
         Directory.CreateDirectory(mountPoint);
         var fd = FuseNative.Open(options.DevicePath, FuseNative.O_RDWR | FuseNative.O_CLOEXEC | FuseNative.O_NONBLOCK);
         if (fd < 0)
@@ -118,6 +124,12 @@ public sealed partial class FastFileMount : IAsyncDisposable
         var mount = new FastFileMount(store, tree, mountPoint, options, logger, device);
         try
         {
+            // The watchdog first: from here on, this process dying must not leave the mount behind.
+            if (options.Watchdog)
+            {
+                mount._watchdog = MountWatchdog.Start(mountPoint);
+            }
+
             mount.Start();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(options.InitTimeout);
@@ -131,10 +143,6 @@ public sealed partial class FastFileMount : IAsyncDisposable
             }
 
             mount.TuneReadAhead();
-            if (options.Watchdog)
-            {
-                mount._watchdog = MountWatchdog.Start(mountPoint);
-            }
 
             Log.Mounted(logger, mountPoint, tree.FileCount, tree.TotalBytes);
             return mount;
@@ -205,7 +213,8 @@ public sealed partial class FastFileMount : IAsyncDisposable
         // the (detached) file system gets ENOTCONN.
         _device.Dispose();
         _watchdog?.Dismiss();
-        _lifetime.Dispose();
+
+        // _lifetime stays undisposed (only cancelled): fetches still finishing may read its token.
         Log.Unmounted(_logger, MountPoint);
     }
 
