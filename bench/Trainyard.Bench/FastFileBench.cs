@@ -21,7 +21,7 @@ namespace Trainyard.Bench;
 /// </list>
 /// Usage: fastfile [ttfb|seq|small|all] [--channel-gib 4] [--seq-mib 1024] [--small 100000] [--runs 3]
 /// </summary>
-internal static class FastFileBench
+internal static partial class FastFileBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
@@ -44,6 +44,11 @@ internal static class FastFileBench
             if (what is "seq" or "all")
             {
                 await SequentialAsync(root, seqMiB, runs);
+            }
+
+            if (what == "s3")
+            {
+                await OverS3Async(root, new Uri(Environment.GetEnvironmentVariable("FASTFILE_BENCH_S3") ?? "http://127.0.0.1:4568"), seqMiB, runs);
             }
 
             if (what is "small" or "all")

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Trainyard.DataPlane.FastFile;
 
 /// <summary>
@@ -39,24 +37,6 @@ internal sealed class Block(byte[] data, int length, BlockPool pool)
         if (Interlocked.Decrement(ref _references) == 0)
         {
             pool.Return(Data);
-        }
-    }
-}
-
-/// <summary>Pinned arrays of one block size, reused.</summary>
-internal sealed class BlockPool(int blockSize, int maxPooled)
-{
-    private readonly ConcurrentBag<byte[]> _free = [];
-
-    public int BlockSize => blockSize;
-
-    public byte[] Rent() => _free.TryTake(out var array) ? array : GC.AllocateUninitializedArray<byte>(blockSize, pinned: true);
-
-    public void Return(byte[] array)
-    {
-        if (array.Length == blockSize && _free.Count < maxPooled)
-        {
-            _free.Add(array);
         }
     }
 }

@@ -45,15 +45,31 @@ internal sealed class BlockCache(long capacityBytes)
     /// </summary>
     public Task<Block> GetOrAdd(int node, long block, int length, Func<Task<Block>> fetch)
     {
+        if (!TryReserve(node, block, length, out var entry, out var existing))
+        {
+            return existing;
+        }
+
+        _ = Start(entry, fetch);
+        return entry.Completion.Task;
+    }
+
+    /// <summary>
+    /// Adds an entry for a block that is not cached yet, for a caller that fetches several blocks with
+    /// one ranged read and settles each entry with <see cref="Complete"/> or <see cref="Fail"/>.
+    /// </summary>
+    public bool TryReserve(int node, long block, int length, out Entry entry, out Task<Block> existing)
+    {
         var key = (node, block);
-        Entry entry;
         lock (_lock)
         {
-            if (_map.TryGetValue(key, out var existing))
+            if (_map.TryGetValue(key, out var found))
             {
-                _lru.Remove(existing);
-                _lru.AddFirst(existing);
-                return existing.Value.Completion.Task;
+                _lru.Remove(found);
+                _lru.AddFirst(found);
+                entry = null!;
+                existing = found.Value.Completion.Task;
+                return false;
             }
 
             entry = new Entry(key, length);
@@ -66,8 +82,8 @@ internal sealed class BlockCache(long capacityBytes)
             }
         }
 
-        _ = Start(entry, fetch);
-        return entry.Completion.Task;
+        existing = entry.Completion.Task;
+        return true;
     }
 
     private async Task Start(Entry entry, Func<Task<Block>> fetch)
@@ -79,18 +95,15 @@ internal sealed class BlockCache(long capacityBytes)
         }
         catch (Exception e)
         {
-            lock (_lock)
-            {
-                if (_map.TryGetValue(entry.Key, out var n) && n.Value == entry)
-                {
-                    Remove(n);
-                }
-            }
-
-            entry.Completion.SetException(e);
+            Fail(entry, e);
             return;
         }
 
+        Complete(entry, result);
+    }
+
+    public void Complete(Entry entry, Block result)
+    {
         bool evicted;
         lock (_lock)
         {
@@ -105,6 +118,19 @@ internal sealed class BlockCache(long capacityBytes)
         }
     }
 
+    public void Fail(Entry entry, Exception e)
+    {
+        lock (_lock)
+        {
+            if (_map.TryGetValue(entry.Key, out var n) && n.Value == entry)
+            {
+                Remove(n);
+            }
+        }
+
+        entry.Completion.SetException(e);
+    }
+
     private void Remove(LinkedListNode<Entry> node)
     {
         _lru.Remove(node);
@@ -114,7 +140,7 @@ internal sealed class BlockCache(long capacityBytes)
         node.Value.Result?.Release();
     }
 
-    private sealed class Entry((int, long) key, int length)
+    internal sealed class Entry((int, long) key, int length)
     {
         public (int Node, long Block) Key { get; } = key;
         public int Length { get; } = length;

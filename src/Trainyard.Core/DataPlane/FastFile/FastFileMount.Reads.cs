@@ -156,7 +156,8 @@ public sealed partial class FastFileMount
             var lastOfFile = (node.Size - 1) / blockSize;
             from = Math.Max(lastBlock + 1, handle.ReadAheadUntil + 1);
             to = Math.Min(lastOfFile, lastBlock + _options.ReadAheadBlocks);
-            if (from > to)
+            // Wait until a whole range is due (or the file's end), so read-ahead GETs stay large.
+            if (from > to || (to - from + 1 < _options.ReadAheadRangeBlocks && to < lastOfFile))
             {
                 return;
             }
@@ -164,14 +165,97 @@ public sealed partial class FastFileMount
             handle.ReadAheadUntil = to;
         }
 
+        // Consecutive blocks not cached yet are fetched with one ranged read each run of
+        // ReadAheadRangeBlocks; a failed read-ahead is only logged when a reader asks for that block.
+        var run = new List<(long Block, BlockCache.Entry Entry)>();
         for (var b = from; b <= to; b++)
         {
-            if (!_cache.Contains(handle.Node, b))
+            if (_cache.TryReserve(handle.Node, b, BlockLength(node, b), out var entry, out _))
             {
-                // a failed read-ahead is only logged when a reader really asks for that block
-                _ = Block(handle.Node, node, b).ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                run.Add((b, entry));
             }
+
+            if (run.Count > 0 && (run.Count == Math.Max(1, _options.ReadAheadRangeBlocks) || b == to || run[^1].Block != b))
+            {
+                _ = FetchRangeAsync(node, run);
+                run = [];
+            }
+        }
+    }
+
+    private int BlockLength(FileTree.Node node, long block) => (int)Math.Min(_options.BlockSize, node.Size - block * _options.BlockSize);
+
+    /// <summary>Fetches consecutive blocks with one ranged read, settling each cache entry as its bytes arrive.</summary>
+    private async Task FetchRangeAsync(FileTree.Node node, List<(long Block, BlockCache.Entry Entry)> run)
+    {
+        var next = 0;
+        try
+        {
+            await _fetches.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+            try
+            {
+                var info = node.Object!;
+                var start = run[0].Block * _options.BlockSize;
+                var total = run.Sum(r => (long)BlockLength(node, r.Block));
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+                timeout.CancelAfter(_options.FetchTimeout);
+                var stream = await _store.OpenReadAsync(info.Location, start, total, timeout.Token).ConfigureAwait(false);
+                await using (stream.ConfigureAwait(false))
+                {
+                    for (; next < run.Count; next++)
+                    {
+                        var length = BlockLength(node, run[next].Block);
+                        var data = _pool.Rent();
+                        try
+                        {
+                            await ReadFullyAsync(stream, data, length, info, run[next].Block * _options.BlockSize, timeout.Token).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            _pool.Return(data);
+                            throw;
+                        }
+
+                        _cache.Complete(run[next].Entry, new Block(data, length, _pool));
+                    }
+                }
+            }
+            finally
+            {
+                _fetches.Release();
+            }
+        }
+#pragma warning disable CA1031 // the entries carry the failure to whoever reads those blocks
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            if (e is OperationCanceledException && !_lifetime.IsCancellationRequested)
+            {
+                e = new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                    $"a ranged read of {node.Object!.Location} did not finish within {_options.FetchTimeout.TotalSeconds} s"));
+            }
+
+            for (; next < run.Count; next++)
+            {
+                _cache.Fail(run[next].Entry, e);
+                _ = run[next].Entry.Completion.Task.Exception; // observed: only a reader's failure is reported
+            }
+        }
+    }
+
+    private static async Task ReadFullyAsync(Stream stream, byte[] data, int length, ObjectInfo info, long start, CancellationToken ct)
+    {
+        var read = 0;
+        while (read < length)
+        {
+            var n = await stream.ReadAsync(data.AsMemory(read, length - read), ct).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new IOException(string.Create(CultureInfo.InvariantCulture,
+                    $"{info.Location} ended at byte {start + read}, but it was listed with {info.Size} bytes (changed or deleted since?)"));
+            }
+
+            read += n;
         }
     }
 
@@ -196,18 +280,7 @@ public sealed partial class FastFileMount
                 var stream = await _store.OpenReadAsync(info.Location, start, length, timeout.Token).ConfigureAwait(false);
                 await using (stream.ConfigureAwait(false))
                 {
-                    var read = 0;
-                    while (read < length)
-                    {
-                        var n = await stream.ReadAsync(data.AsMemory(read), timeout.Token).ConfigureAwait(false);
-                        if (n == 0)
-                        {
-                            throw new IOException(string.Create(CultureInfo.InvariantCulture,
-                                $"{info.Location} ended at byte {start + read}, but it was listed with {info.Size} bytes (changed or deleted since?)"));
-                        }
-
-                        read += n;
-                    }
+                    await ReadFullyAsync(stream, data, length, info, start, timeout.Token).ConfigureAwait(false);
                 }
 
                 done = true;
