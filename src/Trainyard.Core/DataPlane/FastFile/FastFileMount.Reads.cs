@@ -145,7 +145,9 @@ public sealed partial class FastFileMount
         long from, to;
         lock (handle)
         {
-            var sequential = Math.Abs(offset - handle.NextOffset) <= 2L * blockSize;
+            // The kernel splits a large read into parallel requests (async direct I/O) that may arrive
+            // in any order: anything within 16 MiB of where the reader was counts as sequential.
+            var sequential = Math.Abs(offset - handle.NextOffset) <= Math.Max(2L * blockSize, 16L << 20);
             handle.NextOffset = Math.Max(sequential ? handle.NextOffset : 0, end);
             if (!sequential)
             {

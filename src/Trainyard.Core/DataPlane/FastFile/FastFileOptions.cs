@@ -7,13 +7,13 @@ public sealed record FastFileOptions
     public int BlockSize { get; init; } = 1 << 20;
 
     /// <summary>How many blocks ahead of a sequential reader are fetched.</summary>
-    public int ReadAheadBlocks { get; init; } = 32;
+    public int ReadAheadBlocks { get; init; } = 64;
 
     /// <summary>
     /// Read-ahead fetches this many consecutive blocks with one ranged read (fewer, larger GETs, as
     /// object stores prefer); each block is usable as soon as its bytes have arrived.
     /// </summary>
-    public int ReadAheadRangeBlocks { get; init; } = 4;
+    public int ReadAheadRangeBlocks { get; init; } = 8;
 
     /// <summary>The most bytes the block cache holds (recently read and read-ahead blocks).</summary>
     public long CacheBytes { get; init; } = 256L << 20;
