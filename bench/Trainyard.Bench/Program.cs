@@ -13,6 +13,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["slurm"] = SlurmBench.RunAsync,
     ["s3-download"] = a => S3DownloadBenchmark.RunAsync(BenchOptions.Parse(a)),
     ["s3-upload"] = a => S3UploadBenchmark.RunAsync(BenchOptions.Parse(a)),
+    ["fastfile"] = FastFileBench.RunAsync,
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))

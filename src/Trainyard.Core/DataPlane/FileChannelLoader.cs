@@ -17,13 +17,13 @@ public sealed class FileChannelLoader(
     /// <summary>How many objects are copied at once.</summary>
     public int Parallelism { get; init; } = Math.Max(4, Environment.ProcessorCount * 4);
 
+    /// <summary>FastFile channels already mounted: not copied.</summary>
+    public IReadOnlySet<string> MountedChannels { get; init; } = new HashSet<string>();
+
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var fileChannels = plan.Channels.Where(c => c.InputMode is "File" or "FastFile").ToList();
-        foreach (var fast in fileChannels.Where(c => c.InputMode == "FastFile"))
-        {
-            log($"Channel '{fast.Name}' is FastFile: it is delivered as File mode on this host.");
-        }
+        // FastFile channels that could not be mounted (no FUSE here) are delivered as File mode.
+        var fileChannels = plan.Channels.Where(c => c.InputMode == "File" || (c.InputMode == "FastFile" && !MountedChannels.Contains(c.Name))).ToList();
 
         var work = new List<(ObjectInfo Info, string Path)>();
         foreach (var channel in fileChannels)

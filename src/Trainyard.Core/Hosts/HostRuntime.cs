@@ -36,6 +36,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         }
         finally
         {
+            await UnmountFastFileChannelsAsync().ConfigureAwait(false);
             lock (_logLock)
             {
                 _log.Dispose();
@@ -60,7 +61,11 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         events.OnPhase(plan.HostName, HostPhase.Downloading);
         try
         {
-            var loader = new FileChannelLoader(store, plan, (done, total, n, count) => events.OnProgress(plan.HostName, done, total, n, count), System);
+            var mounted = await MountFastFileChannelsAsync(stop).ConfigureAwait(false);
+            var loader = new FileChannelLoader(store, plan, (done, total, n, count) => events.OnProgress(plan.HostName, done, total, n, count), System)
+            {
+                MountedChannels = mounted,
+            };
             await loader.LoadAsync(stop).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -347,6 +347,9 @@ public sealed partial class TrainingJobService : IAsyncDisposable
                 TrainingEndTime = now,
             });
             LogRecovered(_logger, job.Name, job.SecondaryStatus);
+
+            // FastFile mounts of its hosts, if their watchdogs died with the server.
+            DataPlane.FastFile.FastFileMount.UnmountStale(Options.JobDirectory(job.Name), _logger);
         }
     }
 
