@@ -14,14 +14,15 @@ public sealed class HostProcess
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<int> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _sandboxed;
-    private Process? _process;
+    private int _pid;
 
     private HostProcess(bool sandboxed) => _sandboxed = sandboxed;
 
     /// <summary>Completes with the exit status: the exit code, or 128 + the signal number.</summary>
     public Task<int> Exited => _exited.Task;
 
-    public int Pid => _process?.Id ?? 0;
+    /// <summary>The pid, kept at start: the Process object is disposed as soon as it exits.</summary>
+    public int Pid => Volatile.Read(ref _pid);
 
     /// <summary>Starts the process; <paramref name="onLine"/> receives every stdout and stderr line.</summary>
     public static async Task<HostProcess> StartAsync(ProcessStartInfo startInfo, bool sandboxed, Action<string> onLine)
@@ -57,7 +58,7 @@ public sealed class HostProcess
                 }
             };
             process.Start();
-            _process = process;
+            Volatile.Write(ref _pid, process.Id);
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             _started.TrySetResult(process.Id);
