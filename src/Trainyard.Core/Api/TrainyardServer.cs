@@ -49,6 +49,9 @@ public sealed class TrainyardServer : IAsyncDisposable
         else
         {
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+
+            // A port in use is reported once, by the caller, in words; not as the host's stack trace.
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         }
 
         builder.WebHost.UseKestrel(k =>

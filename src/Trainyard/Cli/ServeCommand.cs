@@ -14,7 +14,17 @@ internal static class ServeCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var options = CommonOptions.Build(result);
-            await using var server = await TrainyardServer.StartAsync(options, result.GetValue(bind)!, result.GetValue(port), objectStore: CommonOptions.Store(options), cancellationToken: cancellationToken, executors: CommonOptions.Executors(result)).ConfigureAwait(false);
+            TrainyardServer started;
+            try
+            {
+                started = await TrainyardServer.StartAsync(options, result.GetValue(bind)!, result.GetValue(port), objectStore: CommonOptions.Store(options), cancellationToken: cancellationToken, executors: CommonOptions.Executors(result)).ConfigureAwait(false);
+            }
+            catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException || e.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new CliException($"cannot listen on {result.GetValue(bind)}:{result.GetValue(port)}: {e.Message.TrimEnd('.')}. Is another server running there? Choose another --port.");
+            }
+
+            await using var server = started;
             Console.Error.WriteLine($"Trainyard is serving SageMaker's training API at {server.Address} (home {options.Home}, objects {options.ObjectStoreDirectory}, executor {options.Executor}).");
             Console.Error.WriteLine($"Try: aws sagemaker list-training-jobs --endpoint-url {server.Address}");
             await server.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
