@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 
 namespace Trainyard.Slurm;
 
@@ -28,32 +27,39 @@ public static class SlurmCommands
 
     /// <summary>The job's state, or null when Slurm no longer knows it.</summary>
     public static async Task<JobInfo?> QueryAsync(long id, CancellationToken cancellationToken) =>
-        (await QueryAllAsync(cancellationToken).ConfigureAwait(false))?.GetValueOrDefault(id);
+        (await QueryAsync([id], cancellationToken).ConfigureAwait(false))?.GetValueOrDefault(id);
 
-    /// <summary>Every job slurmctld knows (running, pending, and finished within MinJobAge), or null when squeue fails.</summary>
-    public static async Task<Dictionary<long, JobInfo>?> QueryAllAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The states of <paramref name="ids"/> (running, pending, and finished within MinJobAge), or null when
+    /// squeue fails. squeue's text format is used rather than <c>--json</c>: in 22.05 the JSON form
+    /// ignores <c>--jobs</c> and dumps every job slurmctld remembers (4 MB and 0.2 s of CPU for a day of
+    /// test jobs, twice a second), while the filtered text answer takes 12 ms.
+    /// </summary>
+    public static async Task<Dictionary<long, JobInfo>?> QueryAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken)
     {
-        // squeue --json ignores --jobs and answers every job it knows: one call serves every training job.
-        var (code, stdout, _) = await RunAsync("squeue", ["--json", "--states=all"], cancellationToken).ConfigureAwait(false);
+        var jobs = new Dictionary<long, JobInfo>();
+        if (ids.Count == 0)
+        {
+            return jobs;
+        }
+
+        var list = string.Join(',', ids.Select(i => i.ToString(CultureInfo.InvariantCulture)));
+        var (code, stdout, _) = await RunAsync("squeue", ["--noheader", "--states=all", $"--jobs={list}", "--format=%i|%T|%r|%N|%S|%j"], cancellationToken).ConfigureAwait(false);
         if (code != 0)
         {
             return null;
         }
 
-        var jobs = new Dictionary<long, JobInfo>();
-        using var doc = JsonDocument.Parse(stdout);
-        foreach (var job in doc.RootElement.GetProperty("jobs").EnumerateArray())
+        foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            var id = job.GetProperty("job_id").GetInt64();
-            var stateElement = job.GetProperty("job_state");
-            var state = stateElement.ValueKind == JsonValueKind.Array ? stateElement[0].GetString()! : stateElement.GetString()!;
-            var reason = job.TryGetProperty("state_reason", out var r) ? r.GetString() ?? "" : "";
-            var nodes = job.TryGetProperty("nodes", out var n) ? n.GetString() ?? "" : "";
-            var name = job.TryGetProperty("name", out var jn) ? jn.GetString() ?? "" : "";
-            DateTimeOffset? start = job.TryGetProperty("start_time", out var s) && s.ValueKind == JsonValueKind.Number && s.GetInt64() > 0
-                ? DateTimeOffset.FromUnixTimeSeconds(s.GetInt64())
-                : null;
-            jobs[id] = new JobInfo(id, name, state, reason, nodes, start);
+            var fields = line.Split('|', 6);
+            if (fields.Length < 6 || !long.TryParse(fields[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var id))
+            {
+                continue; // array tasks (123_4) and the like are not Trainyard's
+            }
+
+            DateTimeOffset? start = DateTimeOffset.TryParse(fields[4], CultureInfo.InvariantCulture, DateTimeStyles.AssumeLocal, out var s) ? s : null;
+            jobs[id] = new JobInfo(id, fields[5].Trim(), fields[1].Trim(), fields[2].Trim(), fields[3].Trim(), start);
         }
 
         return jobs;

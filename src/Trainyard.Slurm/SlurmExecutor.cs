@@ -33,6 +33,9 @@ public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExe
         return monitor.Results;
     }
 
+    /// <summary>How much lower than normal the host runtimes run (the algorithms run at normal priority).</summary>
+    public const int HostNiceness = 10;
+
     /// <summary>The Slurm job name of a training job.</summary>
     public static string JobName(string trainingJob) => "trainyard-" + trainingJob;
 
@@ -70,7 +73,9 @@ public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExe
         var sb = new StringBuilder();
         sb.Append("#!/bin/bash\n");
         sb.Append("# Written by Trainyard: one task per node, each running one host of the training job.\n");
-        sb.Append(CultureInfo.InvariantCulture, $"exec srun --kill-on-bad-exit=1 --ntasks={hosts.Count} --ntasks-per-node=1 '{exe}' host --plan '{plan}'\n");
+        // The host runtime runs niced, so that on a node shared with the control plane (or a test cluster
+        // on one machine) the server stays responsive; it starts the algorithm at normal priority again.
+        sb.Append(CultureInfo.InvariantCulture, $"exec srun --kill-on-bad-exit=1 --ntasks={hosts.Count} --ntasks-per-node=1 nice -n {HostNiceness} '{exe}' host --plan '{plan}'\n");
         File.WriteAllText(script, sb.ToString());
         File.SetUnixFileMode(script, (UnixFileMode)0b111_101_101);
         return script;

@@ -36,6 +36,23 @@ internal sealed class SlurmJobMonitor
 
     public async Task RunAsync(long? attachTo, CancellationToken stop)
     {
+        try
+        {
+            await FollowAsync(attachTo, stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_id is { } id)
+            {
+                _queue.Forget(id);
+            }
+        }
+    }
+
+    private long? _id;
+
+    private async Task FollowAsync(long? attachTo, CancellationToken stop)
+    {
         var job = _hosts[0].JobName;
         long id;
         var submitted = DateTimeOffset.UtcNow;
@@ -83,6 +100,7 @@ internal sealed class SlurmJobMonitor
             return;
         }
 
+        _id = id;
         var stopRequested = false;
         DateTimeOffset? killAt = null;
         DateTimeOffset? nudgeAt = null;
@@ -139,7 +157,7 @@ internal sealed class SlurmJobMonitor
                 {
                     (known, info) = await _queue.GetAsync(id, submitted).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is InvalidOperationException or System.Text.Json.JsonException or System.ComponentModel.Win32Exception)
+                catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
                 {
                     SlurmExecutor.LogQueryFailed(_logger, e, job, id);
                 }
