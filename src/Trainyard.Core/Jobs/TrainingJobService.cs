@@ -376,7 +376,19 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         await Task.WhenAll(_running.Values.Select(r => r.Task)).ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync() => await DrainAsync(stop: true).ConfigureAwait(false);
+    /// <summary>
+    /// Shutting the server down stops its local jobs (their hosts live in this process); jobs on an
+    /// executor whose hosts outlive the server (Slurm) keep running and are followed again on restart.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Executor is IReattachingExecutor)
+        {
+            return;
+        }
+
+        await DrainAsync(stop: true).ConfigureAwait(false);
+    }
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Job {Job} is followed again on the {Executor} executor ({State})")]
     private static partial void LogResumed(ILogger logger, string job, string executor, string state);
