@@ -208,4 +208,67 @@ public sealed class S3JobTests(S3rverFixture s3)
             Assert.Equal("previous.txt\n", TarEntries(local)["restored.txt"]);
         }
     }
+
+    [Fact]
+    public async Task Job_FastFileOverS3_PythonReaderSeesEveryByteThroughTheMount()
+    {
+        var bucket = await s3.NewBucketAsync();
+        var data = Path.Combine(Path.GetTempPath(), "trainyard-ff-s3-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(Path.Combine(data, "deep", "er"));
+        var files = new Dictionary<string, byte[]>
+        {
+            ["a.bin"] = Enumerable.Range(0, 3 << 20).Select(i => (byte)(i * 13 + 1)).ToArray(),
+            ["deep/b.txt"] = "hello fastfile\n"u8.ToArray(),
+            ["deep/er/c.bin"] = Enumerable.Range(0, 700_001).Select(i => (byte)(i ^ (i >> 8))).ToArray(),
+        };
+        foreach (var (name, bytes) in files)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(data, name), bytes);
+        }
+
+        await s3.AwsAsync("s3", "cp", "--recursive", data, $"s3://{bucket}/ff/");
+        Directory.Delete(data, recursive: true);
+        var (server, home) = await StartAsync(s3.CreateStore());
+        await using (server)
+        {
+            // Walks the mount, reads each file whole and at random offsets, and reports what it saw.
+            var image = Algorithm(home, """
+                #!/usr/bin/python3
+                import hashlib, json, os, random
+                root = "/opt/ml/input/data/train"
+                seen = {"mode": json.load(open("/opt/ml/input/config/inputdataconfig.json"))["train"]["TrainingInputMode"],
+                        "mounted": any(" " + root + " " in l for l in open("/proc/self/mountinfo")), "files": {}}
+                rng = random.Random(7)
+                for d, _, names in os.walk(root):
+                    for n in names:
+                        p = os.path.join(d, n)
+                        whole = open(p, "rb").read()
+                        with open(p, "rb") as f:
+                            ok = True
+                            for _ in range(20):
+                                off = rng.randrange(0, max(1, len(whole)))
+                                f.seek(off)
+                                ok = ok and f.read(4096) == whole[off:off + 4096]
+                        seen["files"][os.path.relpath(p, root)] = {"size": os.path.getsize(p), "md5": hashlib.md5(whole).hexdigest(), "random_reads_ok": ok}
+                json.dump(seen, open("/opt/ml/model/seen.json", "w"))
+                """);
+            var channel = Channel("train", $"s3://{bucket}/ff/");
+            channel["InputMode"] = "FastFile";
+            var job = await RunAsync(server, Request("fastfile-s3", image, $"s3://{bucket}/out", channel));
+            Assert.True(job.Status == JobStatus.Completed, job.FailureReason);
+            var local = Path.Combine(home, "model.tar.gz");
+            await s3.AwsAsync("s3", "cp", $"s3://{bucket}/out/fastfile-s3/output/model.tar.gz", local);
+            var seen = JsonNode.Parse(TarEntries(local)["seen.json"])!;
+            Assert.Equal("FastFile", seen["mode"]!.GetValue<string>());
+            Assert.True(seen["mounted"]!.GetValue<bool>(), "the channel was not a mount");
+            var reported = seen["files"]!.AsObject();
+            Assert.Equal(files.Keys.Order(StringComparer.Ordinal), reported.Select(f => f.Key).Order(StringComparer.Ordinal));
+            foreach (var (name, bytes) in files)
+            {
+                Assert.Equal(bytes.Length, reported[name]!["size"]!.GetValue<long>());
+                Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(bytes)), reported[name]!["md5"]!.GetValue<string>());
+                Assert.True(reported[name]!["random_reads_ok"]!.GetValue<bool>(), name);
+            }
+        }
+    }
 }
