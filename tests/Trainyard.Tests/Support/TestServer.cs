@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Trainyard.Api;
-using Trainyard.Jobs;
 
 namespace Trainyard.Tests.Support;
 
@@ -106,6 +105,4 @@ public sealed class TestServer : IAsyncDisposable
         await Server.DisposeAsync();
         _home.Dispose();
     }
-
-    public static JobRecord? Job(TestServer s, string name) => s.Server.Store.Get(name);
 }
