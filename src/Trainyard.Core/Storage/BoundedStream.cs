@@ -1,18 +1,13 @@
 namespace Trainyard.Storage;
 
 /// <summary>A read-only view of the next <c>length</c> bytes of another stream, which it owns.</summary>
-internal sealed class BoundedStream(Stream inner, long length) : Stream
+internal sealed class BoundedStream(Stream inner, long length) : ReadOnlyStream
 {
     private readonly long _length = length;
     private long _remaining = length;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => _length;
     public override long Position { get => _length - _remaining; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -37,17 +32,6 @@ internal sealed class BoundedStream(Stream inner, long length) : Stream
         _remaining -= n;
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

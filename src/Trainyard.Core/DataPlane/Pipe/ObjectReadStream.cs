@@ -4,16 +4,8 @@ namespace Trainyard.DataPlane.Pipe;
 /// An object's (decompressed) content that turns the decoder's <see cref="InvalidDataException"/> into a
 /// <see cref="PipeChannelException"/> naming the object, so a bad gzip object fails the job with a reason.
 /// </summary>
-internal sealed class ObjectReadStream(Stream inner, string description) : Stream
+internal sealed class ObjectReadStream(Stream inner, string description) : Trainyard.Storage.ReadOnlyStream
 {
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         try
@@ -37,17 +29,6 @@ internal sealed class ObjectReadStream(Stream inner, string description) : Strea
             throw Fail(e);
         }
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
