@@ -78,7 +78,10 @@ public sealed class HostFollower(HostPlan plan, IHostEvents events)
     private static List<string> ReadNewLines(string path, ref long offset, StringBuilder partial)
     {
         var lines = new List<string>();
-        if (!File.Exists(path))
+
+        // One stat per poll; the file is opened only when it has grown.
+        var info = new FileInfo(path);
+        if (!info.Exists || info.Length <= offset)
         {
             return lines;
         }

@@ -29,22 +29,8 @@ internal static class AlgorithmsCommand
         {
             var path = Path.GetFullPath(result.GetValue(file)!);
             var dir = Path.GetDirectoryName(path)!;
-            JsonObject request;
-            try
-            {
-                request = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new CliException($"{path} must hold a JSON object.");
-            }
-            catch (JsonException e)
-            {
-                throw new CliException($"{path} is not valid JSON: {e.Message}");
-            }
-
-            if (request["TrainingSpecification"]?["TrainingImage"] is JsonValue v && v.GetValue<string>() is { } image
-                && (image.StartsWith("./", StringComparison.Ordinal) || image.StartsWith("../", StringComparison.Ordinal)))
-            {
-                request["TrainingSpecification"]!["TrainingImage"] = Path.GetFullPath(Path.Combine(dir, image));
-            }
-
+            var request = JobFile.ReadObject(path, "a CreateAlgorithm request");
+            JobFile.ResolveImage(request["TrainingSpecification"], dir);
             JobFile.ResolveFileUris(request, dir);
             using var client = new SageMakerClient(new Uri(result.GetValue(CommonOptions.Endpoint)!));
             var created = JsonNode.Parse(await client.CallAsync("SageMaker.CreateAlgorithm", request.ToJsonString(), ct).ConfigureAwait(false))!;

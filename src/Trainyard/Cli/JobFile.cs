@@ -12,23 +12,8 @@ public static class JobFile
 {
     public static JsonObject Load(string path, string? name, bool exactName)
     {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(File.ReadAllText(full));
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new CliException($"{path} is not valid JSON: {e.Message}");
-        }
-
-        if (node is not JsonObject job)
-        {
-            throw new CliException($"{path} must hold a JSON object: a CreateTrainingJob request.");
-        }
-
+        var job = ReadObject(path, "a CreateTrainingJob request");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var baseName = name ?? job["TrainingJobName"]?.GetValue<string>() ?? Path.GetFileName(dir);
         if (exactName || name is not null)
         {
@@ -40,15 +25,36 @@ public static class JobFile
             job["TrainingJobName"] = (baseName.Length + suffix.Length > 63 ? baseName[..(63 - suffix.Length)] : baseName) + suffix;
         }
 
-        if (job["AlgorithmSpecification"]?["TrainingImage"] is JsonValue image && image.GetValue<string>() is { } img
-            && (img.StartsWith("./", StringComparison.Ordinal) || img.StartsWith("../", StringComparison.Ordinal)))
-        {
-            job["AlgorithmSpecification"]!["TrainingImage"] = Path.GetFullPath(Path.Combine(dir, img));
-        }
-
+        ResolveImage(job["AlgorithmSpecification"], dir);
         job["RoleArn"] ??= "arn:aws:iam::000000000000:role/trainyard";
         ResolveFileUris(job, dir);
         return job;
+    }
+
+    /// <summary>Reads a request file that must hold one JSON object; <paramref name="what"/> names it in errors.</summary>
+    public static JsonObject ReadObject(string path, string what)
+    {
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(File.ReadAllText(Path.GetFullPath(path)));
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new CliException($"{path} is not valid JSON: {e.Message}");
+        }
+
+        return node as JsonObject ?? throw new CliException($"{path} must hold a JSON object: {what}.");
+    }
+
+    /// <summary>Makes a relative <c>TrainingImage</c> (<c>./algorithm</c>) of <paramref name="owner"/> absolute against <paramref name="dir"/>.</summary>
+    public static void ResolveImage(JsonNode? owner, string dir)
+    {
+        if (owner?["TrainingImage"] is JsonValue image && image.GetValue<string>() is { } path
+            && (path.StartsWith("./", StringComparison.Ordinal) || path.StartsWith("../", StringComparison.Ordinal)))
+        {
+            owner["TrainingImage"] = Path.GetFullPath(Path.Combine(dir, path));
+        }
     }
 
     /// <summary>Makes relative <c>file://</c> URIs absolute against <paramref name="dir"/>.</summary>
