@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Text;
 using Trainyard.Algorithms;
 using Trainyard.Api;
 using Trainyard.Model;
@@ -100,10 +98,10 @@ internal static class AlgorithmBench
                  "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
                  "StoppingCondition": {"MaxRuntimeInSeconds": 600} }
                 """;
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(body, Encoding.UTF8) };
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-amz-json-1.1");
-            request.Headers.Add("X-Amz-Target", "SageMaker.CreateTrainingJob");
-            (await http.SendAsync(request)).EnsureSuccessStatusCode();
+            using (var response = await BenchApi.CallAsync(http, "CreateTrainingJob", body))
+            {
+                response.EnsureSuccessStatusCode();
+            }
             while (server.Store.Get("metrics") is not { IsTerminal: true } job)
             {
                 await Task.Delay(20);

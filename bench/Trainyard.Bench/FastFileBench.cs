@@ -133,11 +133,8 @@ internal static partial class FastFileBench
 
     private static async Task<(double Created, JsonNode Job)> RunJobAsync(HttpClient http, TrainyardServer server, string name, string body)
     {
-        using (var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(body, Encoding.UTF8) })
+        using (var response = await BenchApi.CallAsync(http, "CreateTrainingJob", body))
         {
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-amz-json-1.1");
-            request.Headers.Add("X-Amz-Target", "SageMaker.CreateTrainingJob");
-            using var response = await http.SendAsync(request);
             response.EnsureSuccessStatusCode();
         }
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Trainyard.Api;
@@ -80,10 +78,7 @@ internal static class SlurmBench
                 {
                     var body = $$"""{"TrainingJobName": "{{names[i++ % names.Count]}}"}""";
                     var sw = Stopwatch.StartNew();
-                    using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(body, Encoding.UTF8) };
-                    request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-amz-json-1.1");
-                    request.Headers.Add("X-Amz-Target", "SageMaker.DescribeTrainingJob");
-                    using var response = await http.SendAsync(request);
+                    using var response = await BenchApi.CallAsync(http, "DescribeTrainingJob", body);
                     response.EnsureSuccessStatusCode();
                     latencies.Add(sw.Elapsed.TotalMilliseconds);
                     await Task.Delay(5);
@@ -143,10 +138,7 @@ internal static class SlurmBench
              "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": {{hosts}}, "VolumeSizeInGB": 1},
              "StoppingCondition": {"MaxRuntimeInSeconds": 3600} }
             """;
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(body, Encoding.UTF8) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-amz-json-1.1");
-        request.Headers.Add("X-Amz-Target", "SageMaker.CreateTrainingJob");
-        using var response = await http.SendAsync(request);
+        using var response = await BenchApi.CallAsync(http, "CreateTrainingJob", body);
         var returned = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).TotalSeconds;
         if (!response.IsSuccessStatusCode)
         {

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Text;
 using Trainyard.Api;
 
 namespace Trainyard.Bench;
@@ -83,10 +81,7 @@ internal static class StartupBench
              "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
              "StoppingCondition": {"MaxRuntimeInSeconds": 60}{{channel}}}
             """;
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(body, Encoding.UTF8) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-amz-json-1.1");
-        request.Headers.Add("X-Amz-Target", "SageMaker.CreateTrainingJob");
-        using var response = await http.SendAsync(request);
+        using var response = await BenchApi.CallAsync(http, "CreateTrainingJob", body);
         var returned = DateTimeOffset.UtcNow;
         response.EnsureSuccessStatusCode();
         var sw = Stopwatch.StartNew();
