@@ -14,6 +14,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["s3-download"] = a => S3DownloadBenchmark.RunAsync(BenchOptions.Parse(a)),
     ["s3-upload"] = a => S3UploadBenchmark.RunAsync(BenchOptions.Parse(a)),
     ["fastfile"] = FastFileBench.RunAsync,
+    ["md5"] = Md5Bench.RunAsync,
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))

@@ -88,11 +88,18 @@ internal static class S3DownloadBenchmark
 
     private static async Task<double> Trainyard(IObjectStore store, S3Location prefix, string target)
     {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         var listed = await store.ListAsync(prefix, default).ToListAsync();
         var items = listed.Select(o => (o, Path.Combine(target, o.Location.Key[prefix.Key.Length..]))).ToList();
         await ParallelDownloader.DownloadManyAsync(store, items, 16, null, default);
-        return watch.Elapsed.TotalSeconds;
+        var elapsed = watch.Elapsed.TotalSeconds;
+        if (Environment.GetEnvironmentVariable("BENCH_CPU") == "1")
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    {elapsed:F2} s, client CPU {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds:F2} s"));
+        }
+
+        return elapsed;
     }
 
     private static async Task Seed(BenchEnvironment env, IObjectStore store, (string Name, int Count, int Size)[] shapes)

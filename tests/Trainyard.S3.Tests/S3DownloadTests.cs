@@ -43,6 +43,67 @@ public sealed class S3DownloadTests(S3rverFixture s3)
     }
 
     [Fact]
+    public async Task DownloadManyAsync_AwkwardSizesAtOnce_AllMd5CheckedAndByteExact()
+    {
+        // Sizes around MD5's 64-byte block and padding edges, chunk edges, and objects large enough to go in
+        // ranges (PartSize is 5 MiB here): all downloaded at once, so the verifier's lanes fill and refill.
+        var bucket = await s3.NewBucketAsync();
+        var dir = TestData.TempDir();
+        int[] sizes = [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 4095, 65535, 65536, 65537, 262_143, 1_048_579, 6 * 1024 * 1024, (11 * 1024 * 1024) + 5];
+        using var store = s3.CreateStore();
+        var expected = new Dictionary<string, string>();
+        await Parallel.ForEachAsync(sizes.Select((size, i) => (size, i)), async (x, ct) =>
+        {
+            var data = TestData.Bytes(x.size, 50 + x.i);
+            lock (expected)
+            {
+                expected[$"o{x.i:d2}.bin"] = TestData.Sha256(data);
+            }
+
+            await store.UploadAsync(new S3Location(bucket, $"o{x.i:d2}.bin"), (s, c) => s.WriteAsync(data, c).AsTask(), ct);
+        });
+        var listed = await store.ListAsync(new S3Location(bucket, ""), default).ToListAsync();
+        Assert.All(listed, o => Assert.True(S3ObjectStore.IsMd5ETag(o.ETag), $"{o.Location} has ETag {o.ETag}"));
+
+        await ParallelDownloader.DownloadManyAsync(store, listed.Select(o => (o, Path.Combine(dir, o.Location.Key))).ToList(), 16, null, default);
+
+        Assert.Equal(expected.Count, Directory.GetFiles(dir).Length);
+        foreach (var (name, sha) in expected)
+        {
+            Assert.Equal(sha, TestData.Sha256(Path.Combine(dir, name)));
+        }
+
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public async Task DownloadAsync_RangedObjectWithAWrongETag_FailsNamingItWhileOthersSucceed()
+    {
+        var bucket = await s3.NewBucketAsync();
+        var dir = TestData.TempDir();
+        using var store = s3.CreateStore();
+        for (var i = 0; i < 6; i++)
+        {
+            var data = TestData.Bytes(i == 0 ? 12 * 1024 * 1024 : 300_000, 70 + i);
+            await store.UploadAsync(new S3Location(bucket, $"f{i}.bin"), (s, c) => s.WriteAsync(data, c).AsTask(), default);
+        }
+
+        var listed = await store.ListAsync(new S3Location(bucket, ""), default).ToListAsync();
+        // Alone, the 12 MiB object is fetched in three ranges; claim it has another object's MD5.
+        var wrong = listed[0] with { ETag = listed[1].ETag };
+        var others = store.DownloadAsync(listed[1], Path.Combine(dir, "f1.bin"), null, default);
+
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => store.DownloadAsync(wrong, Path.Combine(dir, "f0.bin"), null, default));
+        await others;
+        await ParallelDownloader.DownloadManyAsync(store, listed.Skip(2).Select(o => (o, Path.Combine(dir, o.Location.Key))).ToList(), 16, null, default);
+
+        Assert.Contains("f0.bin", e.Message, StringComparison.Ordinal);
+        Assert.Contains("MD5", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "f0.bin")));
+        Assert.Equal(5, Directory.GetFiles(dir).Length);
+    }
+
+    [Fact]
     public async Task DownloadAsync_ETagMismatch_FailsAndLeavesNoFile()
     {
         var bucket = await s3.NewBucketAsync();
