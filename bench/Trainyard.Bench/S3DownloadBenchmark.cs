@@ -29,6 +29,11 @@ internal static class S3DownloadBenchmark
 
             async Task Measure(string tool, Func<Task<double>> run)
             {
+                if (Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } only && !$"{name} {tool}".Contains(only, StringComparison.Ordinal))
+                {
+                    return;
+                }
+
                 var best = double.MaxValue;
                 for (var i = 0; i < options.Runs; i++)
                 {
@@ -62,6 +67,11 @@ internal static class S3DownloadBenchmark
             await Measure("rclone copy", () => BenchEnvironment.TimeShellAsync(
                 $"rclone copy ':s3,provider=Other,endpoint=\"{env.EndpointText}\",access_key_id=S3RVER,secret_access_key=S3RVER,force_path_style=true:{Bucket}/{name}' {target}",
                 unsetCaBundle: true));
+
+            if (results.Count == 0)
+            {
+                continue;
+            }
 
             var ours = results[0].Seconds;
             foreach (var (tool, seconds) in results.Skip(1))

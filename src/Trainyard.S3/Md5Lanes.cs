@@ -40,6 +40,7 @@ internal static unsafe class Md5Lanes
     /// <paramref name="active"/>, reading lane <c>i</c>'s blocks from <c>data[i]</c> onwards. The state is
     /// laid out as a[16], b[16], c[16], d[16]; inactive lanes keep theirs and their pointers are not read.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // never the unoptimised first tier: it runs for seconds per call
     public static void Compress(Span<uint> state, ReadOnlySpan<IntPtr> data, int blocks, int active)
     {
         if (!Avx512F.IsSupported)
@@ -118,7 +119,12 @@ internal static unsafe class Md5Lanes
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<uint> Step(Vector512<uint> a, Vector512<uint> b, Vector512<uint> c, Vector512<uint> d, Vector512<uint> m, uint k, [ConstantExpected] byte s, [ConstantExpected] byte f)
-        => b + Avx512F.RotateLeft(a + Avx512F.TernaryLogic(b, c, d, f) + m + Vector512.Create(k), s);
+    {
+        // a + m + k does not depend on the previous step, so only F, one add, the rotate and the last add
+        // are on the chain from step to step (the kernel is latency-bound: all sixteen lanes are one vector).
+        var t = a + (m + Vector512.Create(k));
+        return b + Avx512F.RotateLeft(t + Avx512F.TernaryLogic(b, c, d, f), s);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Block(byte** p, ref Vector512<uint> sa, ref Vector512<uint> sb, ref Vector512<uint> sc, ref Vector512<uint> sd)
