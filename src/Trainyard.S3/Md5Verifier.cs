@@ -16,8 +16,11 @@ internal sealed unsafe class Md5Verifier
     /// <summary>Bytes read into a lane at once: 16 lanes × 64 KiB = 1 MiB, which stays in L2 between the read and the hashing (256 KiB chunks were 20 % slower).</summary>
     internal const int ChunkSize = 64 * 1024;
 
-    /// <summary>A download wakes an idle verifier after this much progress (or at its end).</summary>
-    internal const int WakeEvery = 1024 * 1024;
+    // While downloads run, the verifier sweeps this often: it sleeps while bytes pile up in every lane,
+    // then hashes them all in lockstep, so most kernel calls carry many lanes. (Waking on each download's
+    // progress instead ran most calls with two or three lanes ready: a third of the throughput.) A
+    // download that finishes, a new file and a cancellation wake it at once.
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(4);
 
     // A lane waits for this much new data (or the end of its file) before it is worth a read.
     private const int MinimumRead = 16 * 1024;
@@ -51,6 +54,9 @@ internal sealed unsafe class Md5Verifier
     }
 
     internal void Wake() => _signal.Set();
+
+    /// <summary>Kernel calls, block steps and lane-blocks hashed so far (for benchmarks: lane-blocks / blocks = lanes filled per step).</summary>
+    internal static (long Calls, long Blocks, long LaneBlocks) Stats;
 
     private void Run()
     {
@@ -105,6 +111,9 @@ internal sealed unsafe class Md5Verifier
             if (ready != 0)
             {
                 Md5Lanes.Compress(_state, pointers, blocks, ready);
+                Stats.Calls++;
+                Stats.Blocks += blocks;
+                Stats.LaneBlocks += (long)blocks * System.Numerics.BitOperations.PopCount((uint)ready);
                 for (var lane = 0; lane < Md5Lanes.Lanes; lane++)
                 {
                     if ((ready & (1 << lane)) != 0)
@@ -115,8 +124,15 @@ internal sealed unsafe class Md5Verifier
             }
             else if (!finished)
             {
-                // Nothing to hash until a download reports more bytes (or a new file arrives).
-                _signal.Wait(TimeSpan.FromMilliseconds(100));
+                // Nothing to hash until more bytes land (or a new file arrives).
+                if (Array.TrueForAll(_lanes, l => l is null))
+                {
+                    _signal.Wait();
+                }
+                else
+                {
+                    _signal.Wait(SweepInterval);
+                }
             }
         }
     }
@@ -203,7 +219,6 @@ internal sealed class Md5Job
 {
     private readonly Md5Verifier _verifier;
     private long _written;
-    private long _lastWake;
     private volatile bool _cancelled;
 
     internal Md5Job(Md5Verifier verifier, SafeFileHandle file, long size)
@@ -233,11 +248,11 @@ internal sealed class Md5Job
     public void Advance(long length)
     {
         Volatile.Write(ref _written, length);
-        if (length == Size || length - _lastWake >= Md5Verifier.WakeEvery)
+        if (length == Size)
         {
-            _lastWake = length;
             _verifier.Wake();
         }
+
     }
 
     /// <summary>The download failed: stop hashing and let go of the file. Await <see cref="Digest"/> (it ends cancelled) before closing the file.</summary>
