@@ -123,9 +123,10 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
     private async Task<HostResult> TrainAsync(ContainerContract contract, string hostsFile, bool sandboxed, CancellationToken stop)
     {
         var (fileName, arguments, workingDirectory, path) = SandboxCommand.Build(plan, Path.GetFullPath(hostsFile), sandboxed);
-        if (OwnNiceness() is > 0 and var niceness && File.Exists("/usr/bin/nice"))
+        if (CpuPriority.OwnNiceness() is > 0 and var niceness && File.Exists("/usr/bin/nice"))
         {
-            // A niced host runtime (cluster tasks) starts its algorithm at normal priority.
+            // A niced host runtime (cluster tasks) starts its algorithm at normal priority. The algorithm
+            // runs in a session of its own (bubblewrap --new-session, or setsid), whose autogroup is not niced.
             arguments = ["-n", (-niceness).ToString(CultureInfo.InvariantCulture), fileName, .. arguments];
             fileName = "/usr/bin/nice";
         }
@@ -258,21 +259,6 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         {
             System($"{plan.HostName}: the grace period ended; sending SIGKILL.");
             process.Signal(Native.SIGKILL);
-        }
-    }
-
-    /// <summary>This process's nice value (field 19 of /proc/self/stat), or 0.</summary>
-    private static int OwnNiceness()
-    {
-        try
-        {
-            var stat = File.ReadAllText("/proc/self/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return int.Parse(fields[16], CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException)
-        {
-            return 0;
         }
     }
 
