@@ -200,6 +200,21 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             stopped = stop.IsCancellationRequested;
         }
 
+        if (!stopped && await process.Exited.ConfigureAwait(false) == 128 + Native.SIGTERM)
+        {
+            // On a cluster a SIGTERM to the step (scancel --signal=TERM, or srun ending the step because
+            // another host failed) reaches this runtime and the algorithm at the same moment, and a niced
+            // runtime's handler may run only after the algorithm has died of it: that host was stopped.
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                stopped = true;
+            }
+        }
+
         await pipesDone.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(pipes).ConfigureAwait(false);
         if (pipeError is null && pipeFailed.Task.IsCompleted)
