@@ -12,7 +12,7 @@ namespace Trainyard.Bench;
 /// Issue 7's speed on the real test cluster. (1) Start overhead: CreateTrainingJob returning → the
 /// algorithm running on every node, against plain sbatch of a script whose srun tasks record the same
 /// instant. (2) 200 queued training jobs on 4 nodes: none lost or stuck, and DescribeTrainingJob latency
-/// while they run. Usage: slurm [--runs 7] [--jobs 200] [--trainyard artifacts/bin/trainyard]
+/// while they run. Usage: slurm [--runs 7] [--jobs 200] [--nice 10 (SlurmOptions.TaskNiceness)] [--trainyard artifacts/bin/trainyard]
 /// </summary>
 internal static class SlurmBench
 {
@@ -21,6 +21,7 @@ internal static class SlurmBench
         var runs = Arg(args, "--runs", 7);
         var jobs = Arg(args, "--jobs", 200);
         var trainyard = Path.GetFullPath(ArgString(args, "--trainyard") ?? "artifacts/bin/trainyard");
+        var nice = Arg(args, "--nice", new SlurmOptions().TaskNiceness);
         if (!File.Exists(trainyard))
         {
             Console.Error.WriteLine($"{trainyard} does not exist: run ./trainyard --help once to build it, or pass --trainyard.");
@@ -39,7 +40,7 @@ internal static class SlurmBench
 
             var executors = new Dictionary<string, Func<IServiceProvider, IExecutor>>
             {
-                ["slurm"] = sp => new SlurmExecutor(new SlurmOptions { TrainyardExecutable = trainyard, PollInterval = TimeSpan.FromMilliseconds(500) }, sp.GetRequiredService<ILogger<SlurmExecutor>>()),
+                ["slurm"] = sp => new SlurmExecutor(new SlurmOptions { TrainyardExecutable = trainyard, PollInterval = TimeSpan.FromMilliseconds(500), TaskNiceness = nice }, sp.GetRequiredService<ILogger<SlurmExecutor>>()),
             };
             await using var server = await TrainyardServer.StartAsync(new TrainyardOptions { Home = Path.Combine(root, "home"), Executor = "slurm", MaxInstances = 1000 }, executors: executors);
             using var http = new HttpClient { BaseAddress = server.Address };
@@ -63,6 +64,7 @@ internal static class SlurmBench
             // 200 jobs at once on 4 nodes, while a client keeps describing them.
             File.WriteAllText(Path.Combine(image, "train"), "#!/bin/bash\nsleep 0.2\necho done > /opt/ml/model/done\n");
             var names = Enumerable.Range(0, jobs).Select(i => $"queued-{i:D3}").ToList();
+            var (gen2, paused) = (GC.CollectionCount(2), GC.GetTotalPauseDuration());
             var submitted = Stopwatch.StartNew();
             foreach (var name in names)
             {
@@ -92,6 +94,9 @@ internal static class SlurmBench
             latencies.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{jobs} queued jobs on the 4-node cluster: {completed} Completed, {jobs - completed} not, in {elapsed:F1} s; DescribeTrainingJob during the run: {latencies.Count} calls, p50 {latencies[latencies.Count / 2]:F1} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F1} ms, max {latencies[^1]:F1} ms"));
+            // What else shaped the tail: the machine's load and this process's garbage collections.
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"load average at the end: {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; server GC ({(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, conserve memory {AppContext.GetData("GCConserveMemory") ?? Environment.GetEnvironmentVariable("DOTNET_GCConserveMemory") ?? "off"}): {GC.CollectionCount(2) - gen2} gen2 collections, {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms paused in all"));
         }
         finally
         {

@@ -33,9 +33,6 @@ public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExe
         return monitor.Results;
     }
 
-    /// <summary>How much lower than normal the host runtimes run (the algorithms run at normal priority).</summary>
-    public const int HostNiceness = 10;
-
     /// <summary>The Slurm job name of a training job.</summary>
     public static string JobName(string trainingJob) => "trainyard-" + trainingJob;
 
@@ -58,6 +55,8 @@ public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExe
 
     internal static string WriteJobFiles(SlurmOptions options, IReadOnlyList<HostPlan> hosts)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(options.TaskNiceness);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.TaskNiceness, 19);
         var jobDirectory = Path.GetDirectoryName(Path.GetDirectoryName(hosts[0].HostDirectory)!)!;
         Directory.CreateDirectory(jobDirectory);
         var plan = Path.Combine(jobDirectory, "plan.json");
@@ -73,13 +72,28 @@ public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExe
         var sb = new StringBuilder();
         sb.Append("#!/bin/bash\n");
         sb.Append("# Written by Trainyard: one task per node, each running one host of the training job.\n");
-        // The host runtime runs niced, so that on a node shared with the control plane (or a test cluster
-        // on one machine) the server stays responsive; it starts the algorithm at normal priority again.
-        sb.Append(CultureInfo.InvariantCulture, $"exec srun --kill-on-bad-exit=1 --ntasks={hosts.Count} --ntasks-per-node=1 nice -n {HostNiceness} '{exe}' host --plan '{plan}'\n");
+        var task = $"{Quote(exe)} host --plan {Quote(plan)}";
+        if (options.TaskNiceness is > 0 and var nice)
+        {
+            // The job's own processes run niced (SlurmOptions.TaskNiceness), so that on a node shared with
+            // the control plane (or a test cluster on one machine) the server stays responsive. Slurm starts
+            // the batch script and every task in a session of its own, and with autogroups the kernel shares
+            // the CPU between sessions first: a nice value alone would only rank a process within its step.
+            // So each step's session is niced too (refused writes are harmless; the host runtime retries).
+            // The host runtime starts the algorithm at normal priority, in a session of its own.
+            var n = nice.ToString(CultureInfo.InvariantCulture);
+            sb.Append(CultureInfo.InvariantCulture, $"echo {n} > /proc/self/autogroup 2>/dev/null\n");
+            task = $"nice -n {n} /bin/sh -c 'echo {n} > /proc/self/autogroup 2>/dev/null; exec \"$0\" \"$@\"' {task}";
+        }
+
+        sb.Append(CultureInfo.InvariantCulture, $"exec srun --kill-on-bad-exit=1 --ntasks={hosts.Count} --ntasks-per-node=1 {task}\n");
         File.WriteAllText(script, sb.ToString());
         File.SetUnixFileMode(script, (UnixFileMode)0b111_101_101);
         return script;
     }
+
+    /// <summary>One word for bash, in single quotes.</summary>
+    private static string Quote(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Job {Job}: Slurm job {SlurmJob} submitted for {Hosts} hosts")]
     internal static partial void LogSubmitted(ILogger logger, string job, long slurmJob, int hosts);

@@ -18,6 +18,16 @@ public sealed record SlurmOptions
     /// </summary>
     public bool LoopbackHosts { get; init; } = true;
 
+    /// <summary>
+    /// How much lower than normal the job's own processes run on the nodes (0–19; 0 leaves them alone): the
+    /// sessions Slurm starts for the batch step (its slurmstepd, the batch script, srun) and for each task
+    /// (its slurmstepd, the host runtime) are niced through their autogroup, which is what the kernel weighs
+    /// against other sessions, and the host runtime's own nice value too. The algorithm runs at normal
+    /// priority in a session of its own. Beyond SageMaker: it keeps a control plane that shares a machine
+    /// with the hosts (a one-machine test cluster, a head node that also computes) responsive.
+    /// </summary>
+    public int TaskNiceness { get; init; } = 10;
+
     /// <summary>How often the executor asks Slurm about its jobs.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 

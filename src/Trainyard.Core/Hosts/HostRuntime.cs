@@ -123,9 +123,10 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
     private async Task<HostResult> TrainAsync(ContainerContract contract, string hostsFile, bool sandboxed, CancellationToken stop)
     {
         var (fileName, arguments, workingDirectory, path) = SandboxCommand.Build(plan, Path.GetFullPath(hostsFile), sandboxed);
-        if (OwnNiceness() is > 0 and var niceness && File.Exists("/usr/bin/nice"))
+        if (CpuPriority.OwnNiceness() is > 0 and var niceness && File.Exists("/usr/bin/nice"))
         {
-            // A niced host runtime (cluster tasks) starts its algorithm at normal priority.
+            // A niced host runtime (cluster tasks) starts its algorithm at normal priority. The algorithm
+            // runs in a session of its own (bubblewrap --new-session, or setsid), whose autogroup is not niced.
             arguments = ["-n", (-niceness).ToString(CultureInfo.InvariantCulture), fileName, .. arguments];
             fileName = "/usr/bin/nice";
         }
@@ -199,6 +200,21 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             stopped = stop.IsCancellationRequested;
         }
 
+        if (!stopped && await process.Exited.ConfigureAwait(false) == 128 + Native.SIGTERM)
+        {
+            // On a cluster a SIGTERM to the step (scancel --signal=TERM, or srun ending the step because
+            // another host failed) reaches this runtime and the algorithm at the same moment, and a niced
+            // runtime's handler may run only after the algorithm has died of it: that host was stopped.
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                stopped = true;
+            }
+        }
+
         await pipesDone.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(pipes).ConfigureAwait(false);
         if (pipeError is null && pipeFailed.Task.IsCompleted)
@@ -258,21 +274,6 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         {
             System($"{plan.HostName}: the grace period ended; sending SIGKILL.");
             process.Signal(Native.SIGKILL);
-        }
-    }
-
-    /// <summary>This process's nice value (field 19 of /proc/self/stat), or 0.</summary>
-    private static int OwnNiceness()
-    {
-        try
-        {
-            var stat = File.ReadAllText("/proc/self/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return int.Parse(fields[16], CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException)
-        {
-            return 0;
         }
     }
 

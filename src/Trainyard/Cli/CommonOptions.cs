@@ -74,6 +74,25 @@ internal static class CommonOptions
 
     public static readonly Option<string?> SlurmTrainyard = new("--slurm-trainyard") { Description = "Path of the trainyard executable on the cluster nodes (default: this one)" };
 
+    public static readonly Option<int> SlurmNice = CreateSlurmNice();
+
+    private static Option<int> CreateSlurmNice()
+    {
+        var option = new Option<int>("--slurm-nice")
+        {
+            Description = "Nice value (0-19) for each Slurm job's own processes (batch script, srun, slurmstepd, host runtime), set on their sessions too; the algorithm runs at normal priority. 0 leaves them alone",
+            DefaultValueFactory = _ => 10,
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 19)
+            {
+                r.AddError("--slurm-nice must be between 0 and 19.");
+            }
+        });
+        return option;
+    }
+
     /// <summary>The object store the options name: null for the embedded local directory.</summary>
     public static Trainyard.Storage.IObjectStore? Store(TrainyardOptions options) =>
         options.ObjectStore == "s3" ? Trainyard.S3.S3ObjectStore.FromEnvironment() : null;
@@ -86,6 +105,7 @@ internal static class CommonOptions
             Partition = result.GetValue(SlurmPartition),
             ExtraSbatchArguments = result.GetValue(SlurmSbatchArgs) ?? [],
             TrainyardExecutable = result.GetValue(SlurmTrainyard),
+            TaskNiceness = result.GetValue(SlurmNice),
         };
         return new Dictionary<string, Func<IServiceProvider, Trainyard.Executors.IExecutor>>(StringComparer.Ordinal)
         {
@@ -99,6 +119,7 @@ internal static class CommonOptions
         command.Options.Add(SlurmPartition);
         command.Options.Add(SlurmSbatchArgs);
         command.Options.Add(SlurmTrainyard);
+        command.Options.Add(SlurmNice);
         command.Options.Add(Home);
         command.Options.Add(ObjectStore);
         command.Options.Add(StopGraceSeconds);

@@ -23,6 +23,12 @@ internal static class HostCommand
         command.Hidden = true;
         command.SetAction(async (result, _) =>
         {
+            // A cluster executor starts hosts niced (SlurmOptions.TaskNiceness); the task's wrapper already
+            // tried to nice its session too, which an unprivileged process may be refused when many start
+            // at once: keep trying in the background.
+            var niceSession = CpuPriority.OwnNiceness() is > 0 and var niceness
+                ? CpuPriority.LowerSessionAsync(niceness, TimeSpan.FromSeconds(10), CancellationToken.None)
+                : Task.FromResult(true);
             var plans = JsonSerializer.Deserialize(await File.ReadAllTextAsync(result.GetValue(planFile)!, CancellationToken.None).ConfigureAwait(false), HostsJsonContext.Default.ListHostPlan)!;
             var name = result.GetValue(host)
                 ?? (int.TryParse(Environment.GetEnvironmentVariable("SLURM_PROCID"), out var procId) ? $"algo-{procId + 1}" : throw new CliException("Give --host, or run under srun (SLURM_PROCID)."));
@@ -77,6 +83,7 @@ internal static class HostCommand
             events.OnResult(outcome);
             await stop.CancelAsync().ConfigureAwait(false);
             await watcher.ConfigureAwait(false);
+            await niceSession.ConfigureAwait(false);
             return 0;
         });
         return command;

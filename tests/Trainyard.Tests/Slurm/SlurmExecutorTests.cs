@@ -147,6 +147,51 @@ public sealed class SlurmExecutorTests
     }
 
     [Fact]
+    public async Task TaskNiceness_LowersTheHostRuntimeAndItsSession_NotTheAlgorithm()
+    {
+        SlurmCluster.Require();
+        using var home = new TempDirectory("home");
+        await using var server = await TestServer.StartAsync(o => o with { Executor = "slurm" }, home,
+            SlurmCluster.Executors(new SlurmOptions { PollInterval = TimeSpan.FromMilliseconds(200), TaskNiceness = 7 }));
+        using var dir = new TempDirectory();
+        // The algorithm records its own nice value and session (autogroup) priority, then waits for the test.
+        var image = TestJobs.Algorithm(dir, "#!/bin/bash\nread -r -a stat < /proc/self/stat\ncat /proc/self/autogroup > /opt/ml/model/autogroup 2>/dev/null\necho ${stat[18]} > /opt/ml/model/nice\nwhile [ ! -e /opt/ml/release ]; do sleep 0.1; done\n");
+        var name = TestJobs.UniqueName("slurm-nice");
+        await server.CreateAsync(TestJobs.Request(name, image));
+        var hostDirectory = Path.Combine(server.Options.JobDirectory(name), "hosts", "algo-1");
+        await Poll.UntilAsync(() => File.Exists(Path.Combine(hostDirectory, "model", "nice")), TimeSpan.FromSeconds(60), "the algorithm to run");
+
+        try
+        {
+            var plan = Path.Combine(server.Options.JobDirectory(name), "plan.json");
+            var runtime = Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(p => int.TryParse(p, out _))
+                .Single(p => SafeRead($"/proc/{p}/cmdline").Split('\0') is [_, "host", "--plan", var planArg, ..] && planArg == plan); // not srun, whose arguments hold it too
+            Assert.Equal("7", SafeRead($"/proc/{runtime}/stat").Split(')')[^1].Split(' ')[17]);
+            var autogroups = File.Exists("/proc/self/autogroup");
+            if (autogroups)
+            {
+                // Slurm gives the task a session of its own: the session is niced too (the host runtime retries if refused).
+                await Poll.UntilAsync(() => SafeRead($"/proc/{runtime}/autogroup").TrimEnd().EndsWith(" nice 7", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the host's session to be niced");
+            }
+
+            Assert.Equal("0", File.ReadAllText(Path.Combine(hostDirectory, "model", "nice")).Trim());
+            if (autogroups)
+            {
+                Assert.EndsWith(" nice 0", File.ReadAllText(Path.Combine(hostDirectory, "model", "autogroup")).TrimEnd(), StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            // Released whatever the assertions said: a Slurm job outlives its server.
+            File.WriteAllText(Path.Combine(hostDirectory, "release"), "go");
+        }
+
+        var job = await server.WaitForEndAsync(name, TimeSpan.FromSeconds(60));
+        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString() + server.LogOf(name));
+        Assert.Contains("nice -n 7", File.ReadAllText(Path.Combine(server.Options.JobDirectory(name), "slurm-job.sh")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PendingLongerThanMaxPendingTime_IsCancelledWithThatReason()
     {
         SlurmCluster.Require();
