@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -7,42 +8,39 @@ namespace Trainyard.S3;
 /// <summary>
 /// Hashes downloaded files with <see cref="Md5Lanes"/>, sixteen at a time, on one background thread,
 /// following each download as its bytes land: a download tells its <see cref="Md5Job"/> how long the
-/// written prefix of the file is, and the verifier reads that prefix back from the page cache in chunks.
-/// A lane that has nothing new to read sits out while the others go on; a finished message frees its lane
-/// for the next file. One verifier serves the whole process.
+/// written prefix of the file is, and the verifier hashes that prefix straight from the page cache
+/// through a read-only mapping of the file (no copy). A lane with too little new data sits out while the
+/// others go on; a finished message frees its lane for the next file. One verifier serves the process.
 /// </summary>
-internal sealed unsafe class Md5Verifier
+internal sealed unsafe partial class Md5Verifier
 {
-    /// <summary>Bytes read into a lane at once: 16 lanes × 64 KiB = 1 MiB, which stays in L2 between the read and the hashing (256 KiB chunks were 20 % slower).</summary>
-    internal const int ChunkSize = 64 * 1024;
+    // A lane joins a step once this much is written and not yet hashed (or its download is complete).
+    private const int MinimumRun = 256 * 1024;
 
-    // While downloads run, the verifier sweeps this often: it sleeps while bytes pile up in every lane,
-    // then hashes them all in lockstep, so most kernel calls carry many lanes. (Waking on each download's
-    // progress instead ran most calls with two or three lanes ready: a third of the throughput.) A
-    // download that finishes, a new file and a cancellation wake it at once.
+    // A download waiting for its digest holds a download slot; after this long its lane is hashed even if few others are ready.
+    private const long UrgentAfterMs = 15;
+
+    // While downloads run the verifier sweeps this often: it sleeps while bytes pile up in every lane, then
+    // hashes them in lockstep, so most kernel steps carry many lanes (each step costs the same for 1 lane or
+    // 16). Waking on each download's progress instead ran most steps with two or three lanes: a third of the
+    // throughput. A finished download, a new file and a cancellation wake it at once.
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(4);
-
-    // A lane waits for this much new data (or the end of its file) before it is worth a read.
-    private const int MinimumRead = 16 * 1024;
 
     private static readonly Lazy<Md5Verifier> LazyShared = new(() => new Md5Verifier());
 
     private readonly ConcurrentQueue<Md5Job> _queue = new();
     private readonly ManualResetEventSlim _signal = new(false);
     private readonly Md5Job?[] _lanes = new Md5Job?[Md5Lanes.Lanes];
-    private readonly int[] _buffered = new int[Md5Lanes.Lanes];
-    private readonly int[] _consumed = new int[Md5Lanes.Lanes];
+    private readonly byte*[] _maps = new byte*[Md5Lanes.Lanes];
     private readonly uint[] _state = new uint[4 * Md5Lanes.Lanes];
-    private readonly byte* _buffers;
 
-    private Md5Verifier()
-    {
-        _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)(Md5Lanes.Lanes * ChunkSize), 64);
-        new Thread(Run) { IsBackground = true, Name = "trainyard-md5" }.Start();
-    }
+    private Md5Verifier() => new Thread(Run) { IsBackground = true, Name = "trainyard-md5" }.Start();
 
-    /// <summary>The process's verifier (its thread and 1 MiB buffer start on first use).</summary>
+    /// <summary>The process's verifier (its thread starts on first use).</summary>
     public static Md5Verifier Shared => LazyShared.Value;
+
+    /// <summary>Kernel calls, block steps and lane-blocks hashed so far (for benchmarks: lane-blocks / blocks = lanes filled per step).</summary>
+    internal static (long Calls, long Blocks, long LaneBlocks) Stats;
 
     /// <summary>Starts hashing <paramref name="file"/> (of <paramref name="size"/> bytes) as its prefix is reported written.</summary>
     public Md5Job Start(SafeFileHandle file, long size)
@@ -55,9 +53,6 @@ internal sealed unsafe class Md5Verifier
 
     internal void Wake() => _signal.Set();
 
-    /// <summary>Kernel calls, block steps and lane-blocks hashed so far (for benchmarks: lane-blocks / blocks = lanes filled per step).</summary>
-    internal static (long Calls, long Blocks, long LaneBlocks) Stats;
-
     private void Run()
     {
         var pointers = new IntPtr[Md5Lanes.Lanes];
@@ -66,8 +61,11 @@ internal sealed unsafe class Md5Verifier
             _signal.Reset();
             Admit();
             var ready = 0;
-            var blocks = int.MaxValue;
+            var pending = 0;
+            var urgent = false;
+            var blocks = long.MaxValue;
             var finished = false;
+            var now = Environment.TickCount64;
             for (var lane = 0; lane < Md5Lanes.Lanes; lane++)
             {
                 var job = _lanes[lane];
@@ -82,49 +80,57 @@ internal sealed unsafe class Md5Verifier
                     continue;
                 }
 
-                try
+                var written = job.Written;
+                var complete = written == job.Size;
+                var run = (written - job.HashedBytes) / Md5Lanes.BlockSize;
+                if (run > 0 || !complete)
                 {
-                    Refill(lane, job);
-                }
-                catch (Exception e)
-                {
-                    Release(lane, job, null, e);
-                    continue;
+                    // Bytes to hash now or still to come: a lane that just ran dry must not let the others
+                    // go on without it (that cascades down to steps of one lane).
+                    pending |= 1 << lane;
                 }
 
-                var available = (_buffered[lane] - _consumed[lane]) / Md5Lanes.BlockSize;
-                if (available > 0)
+                if (complete && now - job.FinishedWritingAt >= UrgentAfterMs)
+                {
+                    urgent = true;
+                }
+
+                if (run > 0 && (complete || run * Md5Lanes.BlockSize >= MinimumRun))
                 {
                     ready |= 1 << lane;
-                    blocks = Math.Min(blocks, available);
-                    pointers[lane] = (IntPtr)(_buffers + (lane * ChunkSize) + _consumed[lane]);
+                    blocks = Math.Min(blocks, run);
+                    pointers[lane] = (IntPtr)(_maps[lane] + job.HashedBytes);
                 }
-                else if (job.ReadOffset == job.Size)
+                else if (complete)
                 {
-                    // Everything is read and only a partial block (or nothing) is left: pad and finish.
-                    var tail = new ReadOnlySpan<byte>(_buffers + (lane * ChunkSize) + _consumed[lane], _buffered[lane] - _consumed[lane]);
+                    // Every whole block is hashed; only a partial block (or nothing) is left: pad and finish.
+                    var tail = new ReadOnlySpan<byte>(_maps[lane] + job.HashedBytes, (int)(job.Size - job.HashedBytes));
                     Release(lane, job, Md5Lanes.Finish(_state, lane, tail, job.Size), null);
                     finished = true;
                 }
             }
 
-            if (ready != 0)
+            // Hash when at least half the lanes with bytes to hash are ready, or a finished download has waited
+            // long enough; otherwise let the laggards catch up.
+            if (ready != 0 && (urgent || BitOperations.PopCount((uint)ready) >= Math.Min(8, BitOperations.PopCount((uint)pending))))
             {
-                Md5Lanes.Compress(_state, pointers, blocks, ready);
+                // Bounded steps, so a new file or a cancellation waits for at most ~1 MiB per lane.
+                var step = (int)Math.Min(blocks, 16 * 1024);
+                Md5Lanes.Compress(_state, pointers, step, ready);
                 Stats.Calls++;
-                Stats.Blocks += blocks;
-                Stats.LaneBlocks += (long)blocks * System.Numerics.BitOperations.PopCount((uint)ready);
+                Stats.Blocks += step;
+                Stats.LaneBlocks += (long)step * BitOperations.PopCount((uint)ready);
                 for (var lane = 0; lane < Md5Lanes.Lanes; lane++)
                 {
                     if ((ready & (1 << lane)) != 0)
                     {
-                        _consumed[lane] += blocks * Md5Lanes.BlockSize;
+                        _lanes[lane]!.HashedBytes += (long)step * Md5Lanes.BlockSize;
                     }
                 }
             }
             else if (!finished)
             {
-                // Nothing to hash until more bytes land (or a new file arrives).
+                // Nothing worth hashing until more bytes land (or a new file arrives).
                 if (Array.TrueForAll(_lanes, l => l is null))
                 {
                     _signal.Wait();
@@ -141,64 +147,47 @@ internal sealed unsafe class Md5Verifier
     {
         for (var lane = 0; lane < Md5Lanes.Lanes && !_queue.IsEmpty; lane++)
         {
-            if (_lanes[lane] is null && _queue.TryDequeue(out var job))
+            if (_lanes[lane] is not null || !_queue.TryDequeue(out var job))
             {
-                _lanes[lane] = job;
-                _buffered[lane] = 0;
-                _consumed[lane] = 0;
-                Md5Lanes.Initialize(_state, lane);
-            }
-        }
-    }
-
-    /// <summary>Reads the next chunk of a lane's file once its buffer holds less than a block.</summary>
-    private void Refill(int lane, Md5Job job)
-    {
-        var left = _buffered[lane] - _consumed[lane];
-        if (left >= Md5Lanes.BlockSize || job.ReadOffset == job.Size)
-        {
-            return;
-        }
-
-        var written = job.Written;
-        var readable = written - job.ReadOffset;
-        if (readable <= 0 || (written < job.Size && readable < MinimumRead))
-        {
-            return;
-        }
-
-        // Keep the partial block at the front of the buffer, then read whole blocks after it (the last read of the file takes the rest).
-        var buffer = new Span<byte>(_buffers + (lane * ChunkSize), ChunkSize);
-        buffer.Slice(_consumed[lane], left).CopyTo(buffer);
-        var room = ChunkSize - left;
-        var want = (int)Math.Min(room, readable);
-        if (written < job.Size)
-        {
-            want -= (left + want) % Md5Lanes.BlockSize;
-        }
-
-        var read = 0;
-        while (read < want)
-        {
-            var n = RandomAccess.Read(job.File, buffer.Slice(left + read, want - read), job.ReadOffset + read);
-            if (n == 0)
-            {
-                throw new IOException($"The file ended after {job.ReadOffset + read} of {job.Size} bytes.");
+                continue;
             }
 
-            read += n;
-        }
+            if (job.IsCancelled)
+            {
+                job.Completion.TrySetCanceled();
+                lane--;
+                continue;
+            }
 
-        job.ReadOffset += read;
-        _buffered[lane] = left + read;
-        _consumed[lane] = 0;
+            // The file is preallocated but only as long as what has been written; the verifier only ever touches
+            // bytes below the written prefix, so no page of the mapping lies wholly past the end of the file.
+            byte* map = null;
+            if (job.Size > 0)
+            {
+                map = (byte*)Mmap(IntPtr.Zero, (nuint)job.Size, ProtRead, MapShared, (int)job.File.DangerousGetHandle(), 0);
+                if (map == (byte*)-1)
+                {
+                    job.Completion.TrySetException(new IOException($"mmap of the downloaded file failed (errno {Marshal.GetLastPInvokeError()})."));
+                    lane--;
+                    continue;
+                }
+            }
+
+            _lanes[lane] = job;
+            _maps[lane] = map;
+            Md5Lanes.Initialize(_state, lane);
+        }
     }
 
     private void Release(int lane, Md5Job job, byte[]? digest, Exception? error)
     {
+        if (_maps[lane] is not null)
+        {
+            _ = Munmap((IntPtr)_maps[lane], (nuint)job.Size);
+            _maps[lane] = null;
+        }
+
         _lanes[lane] = null;
-        _buffered[lane] = 0;
-        _consumed[lane] = 0;
         if (digest is not null)
         {
             job.Completion.TrySetResult(digest);
@@ -212,6 +201,15 @@ internal sealed unsafe class Md5Verifier
             job.Completion.TrySetCanceled();
         }
     }
+
+    private const int ProtRead = 1;
+    private const int MapShared = 1;
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial IntPtr Mmap(IntPtr address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    private static partial int Munmap(IntPtr address, nuint length);
 }
 
 /// <summary>One file being hashed by <see cref="Md5Verifier"/> while it downloads.</summary>
@@ -219,6 +217,7 @@ internal sealed class Md5Job
 {
     private readonly Md5Verifier _verifier;
     private long _written;
+    private long _finishedWritingAt;
     private volatile bool _cancelled;
 
     internal Md5Job(Md5Verifier verifier, SafeFileHandle file, long size)
@@ -232,10 +231,13 @@ internal sealed class Md5Job
 
     internal long Size { get; }
 
-    /// <summary>How far the verifier has read (its thread only).</summary>
-    internal long ReadOffset { get; set; }
+    /// <summary>How much the verifier has hashed (its thread only).</summary>
+    internal long HashedBytes { get; set; }
 
     internal long Written => Volatile.Read(ref _written);
+
+    /// <summary>When the download reported its last byte (Environment.TickCount64).</summary>
+    internal long FinishedWritingAt => Volatile.Read(ref _finishedWritingAt);
 
     internal bool IsCancelled => _cancelled;
 
@@ -247,12 +249,16 @@ internal sealed class Md5Job
     /// <summary>The first <paramref name="length"/> bytes of the file are written and will not change.</summary>
     public void Advance(long length)
     {
+        if (length == Size)
+        {
+            Volatile.Write(ref _finishedWritingAt, Environment.TickCount64);
+        }
+
         Volatile.Write(ref _written, length);
         if (length == Size)
         {
             _verifier.Wake();
         }
-
     }
 
     /// <summary>The download failed: stop hashing and let go of the file. Await <see cref="Digest"/> (it ends cancelled) before closing the file.</summary>
