@@ -14,8 +14,14 @@ public sealed class FileChannelLoader(
     Action<long, long, int, int> progress,
     Action<string> log)
 {
+    /// <summary>
+    /// Objects copied at once by default: twice the S3 store's default request slots, so objects whose bytes
+    /// have all landed but whose MD5 check is still running do not leave request slots idle.
+    /// </summary>
+    public static int DefaultParallelism { get; } = Math.Max(16, Environment.ProcessorCount * 8);
+
     /// <summary>How many objects are copied at once.</summary>
-    public int Parallelism { get; init; } = Math.Max(4, Environment.ProcessorCount * 4);
+    public int Parallelism { get; init; } = DefaultParallelism;
 
     /// <summary>FastFile channels already mounted: not copied.</summary>
     public IReadOnlySet<string> MountedChannels { get; init; } = new HashSet<string>();
