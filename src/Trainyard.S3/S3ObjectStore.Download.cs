@@ -177,7 +177,9 @@ public sealed partial class S3ObjectStore
                                 // Keep what did arrive, so a retry resumes after it.
                                 if (n > 0)
                                 {
-                                    await RandomAccess.WriteAsync(file, buffer.AsMemory(0, n), start + done, cancellationToken).ConfigureAwait(false);
+                                    // A write into the page cache is a memory copy: done in place it saves a hop through the
+                                    // thread pool per 256 KiB (what RandomAccess.WriteAsync does on Linux).
+                                    RandomAccess.Write(file, buffer.AsSpan(0, n), start + done);
                                     hash?.AppendData(buffer, 0, n);
                                     done += n;
                                     written?.Invoke(start, done);
