@@ -33,13 +33,34 @@ internal sealed class BenchEnvironment
         }
 
         var script = Path.Combine(RepoRoot(), ".ci", "s3rver.sh");
-        var (code, stdout) = await RunAsync("bash", $"{script} 4599", new() { ["S3RVER_DIR"] = ServerDir });
+        // stdout is the endpoint alone: the first start also installs s3rver, and npm talks on stderr.
+        var (code, stdout, stderr) = await RunAsync("bash", $"{script} 4599", new() { ["S3RVER_DIR"] = ServerDir });
         if (code != 0)
         {
-            throw new InvalidOperationException("s3rver did not start");
+            throw new InvalidOperationException("s3rver did not start: " + stderr);
         }
 
         return new BenchEnvironment(new Uri(stdout.Trim()), started: true);
+    }
+
+    /// <summary>
+    /// CPU seconds (user + system) the local s3rver has used so far, or null when it is not ours to see
+    /// (--endpoint elsewhere). Read around a run, it shows whether the server was the bottleneck.
+    /// </summary>
+    public static double? ServerCpuSeconds()
+    {
+        try
+        {
+            var pid = File.ReadAllText(Path.Combine(ServerDir, "s3rver.pid")).Trim();
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // After "pid (comm) ", utime and stime are fields 12 and 13 (0-based), in clock ticks (100 per second on Linux).
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Stops the s3rver this run started and deletes its data; a server given by --endpoint is left alone.</summary>
@@ -102,20 +123,20 @@ internal sealed class BenchEnvironment
         }
 
         var watch = Stopwatch.StartNew();
-        var (code, output) = await RunAsync("bash", "-c", env, command);
+        var (code, stdout, stderr) = await RunAsync("bash", "-c", env, command);
         watch.Stop();
         if (code != 0)
         {
-            throw new InvalidOperationException($"`{command}` failed ({code}): {output}");
+            throw new InvalidOperationException($"`{command}` failed ({code}): {stdout}{stderr}");
         }
 
         return watch.Elapsed.TotalSeconds;
     }
 
-    public static Task<(int Code, string Output)> RunAsync(string file, string args, Dictionary<string, string?> env) =>
+    public static Task<(int Code, string Stdout, string Stderr)> RunAsync(string file, string args, Dictionary<string, string?> env) =>
         RunAsync(file, null, env, args.Split(' '));
 
-    private static async Task<(int Code, string Output)> RunAsync(string file, string? flag, Dictionary<string, string?> env, params string[] args)
+    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string file, string? flag, Dictionary<string, string?> env, params string[] args)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (flag is not null)
@@ -144,7 +165,7 @@ internal sealed class BenchEnvironment
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout + await stderr);
+        return (process.ExitCode, await stdout, await stderr);
     }
 
     /// <summary>This process's peak resident memory (VmHWM): the transfers run the server's own code in it.</summary>

@@ -19,63 +19,69 @@ internal static class S3DownloadBenchmark
         using var store = env.CreateStore();
         await Seed(env, store, shapes);
 
+        // Seeding held 8 × 128 MiB of random bytes at once: give the heap back before anything is timed.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
         Console.WriteLine($"endpoint {env.EndpointText}, {Environment.ProcessorCount} cores, best of {options.Runs}");
         foreach (var (name, count, size) in shapes)
         {
             var bytes = (long)count * size;
             var prefix = new S3Location(Bucket, name + "/");
             var target = Path.Combine(options.WorkDir, "download");
-            var results = new List<(string Tool, double Seconds)>();
-
-            async Task Measure(string tool, Func<Task<double>> run, bool warmUp = false)
+            using var sdkStore = env.CreateStore(o => o.DirectHttpDownloads = false);
+            using var noMd5Store = env.CreateStore(o => o.VerifyMd5 = false);
+            var tools = new List<(string Tool, Func<Task<double>> Run, bool InProcess)>
             {
-                if (Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } only && !$"{name} {tool}".Contains(only, StringComparison.Ordinal))
-                {
-                    return;
-                }
+                ("trainyard (http ranges)", () => Trainyard(store, prefix, target), true),
+                ("trainyard (sdk GetObject)", () => Trainyard(sdkStore, prefix, target), true),
+                ("trainyard (no MD5 check)", () => Trainyard(noMd5Store, prefix, target), true),
+            };
+            if (Environment.GetEnvironmentVariable("BENCH_SKIP_BASELINES") != "1")
+            {
+                tools.Add(("aws s3 cp --recursive", () => BenchEnvironment.TimeShellAsync(
+                    $"/usr/bin/aws --endpoint-url {env.EndpointText} s3 cp --recursive --quiet s3://{Bucket}/{name}/ {target}/"), false));
+                tools.Add(("rclone copy", () => BenchEnvironment.TimeShellAsync(
+                    $"rclone copy ':s3,provider=Other,endpoint=\"{env.EndpointText}\",access_key_id=S3RVER,secret_access_key=S3RVER,force_path_style=true:{Bucket}/{name}' {target}",
+                    unsetCaBundle: true), false));
+            }
 
-                var best = double.MaxValue;
-                if (warmUp)
-                {
-                    // In-process variants: one untimed run first, so the timed ones see a warm server (code
-                    // jitted, connections open), not this process's first seconds of JIT. The CLI tools are
-                    // new processes every time, start-up included.
-                    Reset(target);
-                    await run();
-                }
+            if (Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } only)
+            {
+                tools.RemoveAll(t => !$"{name} {t.Tool}".Contains(only, StringComparison.Ordinal));
+            }
 
-                for (var i = 0; i < options.Runs; i++)
+            // In-process variants get one untimed run first, so the timed ones see a warm server (code
+            // jitted, connections open), not this process's first seconds of JIT. The CLI tools are new
+            // processes every time, start-up included.
+            foreach (var (_, run, inProcess) in tools.Where(t => t.InProcess))
+            {
+                Reset(target);
+                await run();
+            }
+
+            // Round-robin: run i of every tool before run i + 1 of any, so a slow spell of this shared
+            // machine lands on all of them alike instead of on whichever tool's turn it was.
+            var best = tools.ToDictionary(t => t.Tool, _ => double.MaxValue);
+            for (var i = 0; i < options.Runs; i++)
+            {
+                foreach (var (tool, run, _) in tools)
                 {
                     Reset(target);
-                    best = Math.Min(best, await run());
+                    var serverBefore = BenchEnvironment.ServerCpuSeconds();
+                    var seconds = await run();
+                    var server = BenchEnvironment.ServerCpuSeconds() - serverBefore;
                     Verify(target, count, size);
+                    best[tool] = Math.Min(best[tool], seconds);
+                    var busy = server is { } cpu ? $", s3rver CPU {cpu:F2} s ({cpu / seconds:P0} of one core)" : "";
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    run {i + 1}: {tool,-28} {seconds:F2} s{busy}"));
                 }
-
-                results.Add((tool, best));
-                Console.WriteLine($"  {name,-12} {tool,-28} {BenchEnvironment.Format(best, bytes)}");
             }
 
-            await Measure("trainyard (http ranges)", () => Trainyard(store, prefix, target), warmUp: true);
-            using (var sdkStore = env.CreateStore(o => o.DirectHttpDownloads = false))
+            var results = tools.Select(t => (t.Tool, Seconds: best[t.Tool])).ToList();
+            foreach (var (tool, seconds) in results)
             {
-                await Measure("trainyard (sdk GetObject)", () => Trainyard(sdkStore, prefix, target), warmUp: true);
+                Console.WriteLine($"  {name,-12} {tool,-28} {BenchEnvironment.Format(seconds, bytes)}");
             }
-
-            using (var noMd5 = env.CreateStore(o => o.VerifyMd5 = false))
-            {
-                await Measure("trainyard (no MD5 check)", () => Trainyard(noMd5, prefix, target), warmUp: true);
-            }
-
-            if (Environment.GetEnvironmentVariable("BENCH_SKIP_BASELINES") == "1")
-            {
-                continue;
-            }
-
-            await Measure("aws s3 cp --recursive", () => BenchEnvironment.TimeShellAsync(
-                $"/usr/bin/aws --endpoint-url {env.EndpointText} s3 cp --recursive --quiet s3://{Bucket}/{name}/ {target}/"));
-            await Measure("rclone copy", () => BenchEnvironment.TimeShellAsync(
-                $"rclone copy ':s3,provider=Other,endpoint=\"{env.EndpointText}\",access_key_id=S3RVER,secret_access_key=S3RVER,force_path_style=true:{Bucket}/{name}' {target}",
-                unsetCaBundle: true));
 
             if (results.Count == 0)
             {
