@@ -1,7 +1,7 @@
 namespace Trainyard.Bench;
 
 /// <summary>Command-line options shared by the benchmarks.</summary>
-internal sealed record BenchOptions(Uri? Endpoint, int Runs, string WorkDir, bool Keep)
+internal sealed record BenchOptions(Uri? Endpoint, int Runs, string WorkDir, bool Keep, bool NoPageReporting = false)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -9,6 +9,7 @@ internal sealed record BenchOptions(Uri? Endpoint, int Runs, string WorkDir, boo
         var runs = 2;
         var work = "/tmp/trainyard-bench";
         var keep = false;
+        var noPageReporting = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -25,11 +26,14 @@ internal sealed record BenchOptions(Uri? Endpoint, int Runs, string WorkDir, boo
                 case "--keep":
                     keep = true;
                     break;
+                case "--no-page-reporting":
+                    noPageReporting = true;
+                    break;
                 default:
                     throw new ArgumentException($"unknown option {args[i]}");
             }
         }
 
-        return new BenchOptions(endpoint, runs, work, keep);
+        return new BenchOptions(endpoint, runs, work, keep, noPageReporting);
     }
 }

@@ -14,6 +14,8 @@ internal static class S3DownloadBenchmark
 
     public static async Task<int> RunAsync(BenchOptions options)
     {
+        using var reporting = PageReporting.Hold(options.NoPageReporting);
+        Console.WriteLine(PageReporting.Describe());
         var env = await BenchEnvironment.StartAsync(options);
         var shapes = new (string Name, int Count, int Size)[] { ("8x128MiB", 8, 128 << 20), ("2000x512KiB", 2000, 512 << 10) };
         using var store = env.CreateStore();

@@ -17,6 +17,8 @@ internal static class S3UploadBenchmark
 
     public static async Task<int> RunAsync(BenchOptions options)
     {
+        using var reporting = PageReporting.Hold(options.NoPageReporting);
+        Console.WriteLine(PageReporting.Describe());
         var env = await BenchEnvironment.StartAsync(options);
         var model = Path.Combine(options.WorkDir, "model");
         var bytes = CreateModel(model);

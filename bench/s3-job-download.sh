@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# End to end: how long a real training job's File-mode download takes inside `trainyard serve
+# --object-store s3`, beside `/usr/bin/aws s3 cp --recursive` and `rclone copy` of the same objects,
+# round-robin, on the same s3rver. The job's download time is SageMaker's own measure: the
+# "Downloading" entry of DescribeTrainingJob's SecondaryStatusTransitions (its StartTime to EndTime).
+#
+#   bench/s3-job-download.sh [RUNS] [SHAPE] [WARMUP]   RUNS default 3; SHAPE 8x128MiB (default) or
+#                                                      2000x512KiB; WARMUP untimed jobs first (default 0)
+#
+# The server is ReadyToRun-compiled; its first jobs still tier hot code up in the background (perf: the
+# JIT thread took ~0.5 s of CPU during the third 1 GiB job's download), so WARMUP=3 or so measures a
+# server that has been up for a while, WARMUP=0 one that just started.
+#
+# NO_PAGE_REPORTING=1 (root) turns the VM's free page reporting off for the run and restores it after,
+# as the download bench's --no-page-reporting does (see bench/Trainyard.Bench/PageReporting.cs).
+#
+# Needs the objects the download bench seeds; run it once with --keep first:
+#   dotnet bench/Trainyard.Bench/bin/Release/net10.0/Trainyard.Bench.dll s3-download --runs 1 --keep
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+runs="${1:-3}"
+shape="${2:-8x128MiB}"
+warmup="${3:-0}"
+endpoint="$("$root/.ci/s3rver.sh" 4599 2>/dev/null)"
+export AWS_ENDPOINT_URL_S3="$endpoint" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+count=$(/usr/bin/aws --endpoint-url "$endpoint" s3 ls "s3://bench-download/$shape/" | wc -l)
+[[ "$count" -gt 0 ]] || { echo "no objects under s3://bench-download/$shape/: seed them with the download bench (--keep)" >&2; exit 1; }
+
+work="$(mktemp -d /tmp/trainyard-s3job.XXXXXX)"
+order_file=/sys/module/page_reporting/parameters/page_reporting_order
+order_before=""
+if [[ -n "${NO_PAGE_REPORTING:-}" && -w "$order_file" ]]; then
+  order_before="$(cat "$order_file")"
+  echo 11 >"$order_file"
+  dd if=/dev/zero of="$work/warm" bs=1M count=3072 status=none && rm -f "$work/warm"
+fi
+echo "free page reporting order: $(cat "$order_file" 2>/dev/null || echo none)"
+port=18390
+home="$work/home"
+algo="$work/algorithm"
+mkdir -p "$algo"
+printf '#!/bin/sh\nexit 0\n' >"$algo/train"
+chmod +x "$algo/train"
+
+"$root/trainyard" serve --object-store s3 --port "$port" --home "$home" >"$work/server.log" 2>&1 &
+server=$!
+trap '[[ -n "$order_before" ]] && echo "$order_before" >"$order_file"; kill $server 2>/dev/null; wait $server 2>/dev/null; [[ -n "${KEEP_SERVER_LOG:-}" ]] && cp "$work/server.log" "$KEEP_SERVER_LOG"; rm -rf "$work"' EXIT
+for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+pid=$(pgrep -f "trainyard serve --object-store s3 --port $port" | head -1)
+sm() { /usr/bin/aws --endpoint-url "http://127.0.0.1:$port" sagemaker "$@"; }
+
+job_seconds() {
+  local name="$1"
+  sm create-training-job --training-job-name "$name" --role-arn arn:aws:iam::000000000000:role/t \
+    --algorithm-specification "TrainingImage=$algo,TrainingInputMode=File" \
+    --input-data-config "[{\"ChannelName\":\"train\",\"DataSource\":{\"S3DataSource\":{\"S3DataType\":\"S3Prefix\",\"S3Uri\":\"s3://bench-download/$shape/\",\"S3DataDistributionType\":\"FullyReplicated\"}}}]" \
+    --output-data-config S3OutputPath=s3://bench-download/out --resource-config InstanceType=ml.m5.large,InstanceCount=1,VolumeSizeInGB=10 \
+    --stopping-condition MaxRuntimeInSeconds=600 >/dev/null
+  # Wait on the job's log, not by polling with the AWS CLI: each `aws` process takes most of a core for
+  # half a second, which would be taken from the download being measured (the CLI's own waiter polls
+  # every 120 s).
+  until grep -qs "the algorithm exited\|ClientError\|failed" "$home/jobs/$name/logs/"* ; do sleep 0.2; done
+  sleep 0.5
+  sm describe-training-job --training-job-name "$name" | /usr/bin/python3 -c '
+import json, sys
+job = json.load(sys.stdin)
+assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+d = [t for t in job["SecondaryStatusTransitions"] if t["Status"] == "Downloading"][0]
+from datetime import datetime
+print("%.2f" % (datetime.fromisoformat(d["EndTime"]) - datetime.fromisoformat(d["StartTime"])).total_seconds())'
+}
+
+timed() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+
+target="$work/cli"
+for i in $(seq 1 "$warmup"); do
+  t=$(job_seconds "s3warm-$i-$(date +%s)")
+  echo "warm-up job $i: $t s (untimed)"
+  rm -rf "$home"/jobs/* && sync
+done
+declare -A best
+for i in $(seq 1 "$runs"); do
+  sync
+  t=$(job_seconds "s3job-$i-$(date +%s)")
+  echo "run $i: trainyard job (Downloading)   $t s"
+  best[trainyard]=$(echo "${best[trainyard]:-999} $t" | awk '{print ($2 < $1) ? $2 : $1}')
+  rm -rf "$home"/jobs/* && sync  # the channel copy: keep the disk as the CLI runs find it
+  rm -rf "$target"; sync
+  t=$(timed /usr/bin/aws --endpoint-url "$endpoint" s3 cp --recursive --quiet "s3://bench-download/$shape/" "$target/")
+  echo "run $i: aws s3 cp --recursive     $t s"
+  best[aws]=$(echo "${best[aws]:-999} $t" | awk '{print ($2 < $1) ? $2 : $1}')
+  rm -rf "$target"; sync
+  t=$(timed env -u AWS_CA_BUNDLE rclone copy ":s3,provider=Other,endpoint=\"$endpoint\",access_key_id=S3RVER,secret_access_key=S3RVER,force_path_style=true:bench-download/$shape" "$target")
+  echo "run $i: rclone copy               $t s"
+  best[rclone]=$(echo "${best[rclone]:-999} $t" | awk '{print ($2 < $1) ? $2 : $1}')
+  rm -rf "$target"
+done
+echo "best of $runs ($shape): trainyard job ${best[trainyard]} s, aws ${best[aws]} s, rclone ${best[rclone]} s"
+echo "speed-up: $(echo "scale=2; ${best[aws]} / ${best[trainyard]}" | bc)x aws, $(echo "scale=2; ${best[rclone]} / ${best[trainyard]}" | bc)x rclone"
+grep VmHWM "/proc/$pid/status" | sed 's/^/server peak memory /'
