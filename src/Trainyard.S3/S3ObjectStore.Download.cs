@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
@@ -38,6 +39,7 @@ public sealed partial class S3ObjectStore
         }
 
         Interlocked.Increment(ref _activeDownloads);
+        _plans.TryGetValue(source, out var plan);
         try
         {
             using (var file = File.OpenHandle(destinationPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous, preallocationSize: size))
@@ -47,7 +49,12 @@ public sealed partial class S3ObjectStore
                 var job = md5 is not null && Md5Lanes.IsSupported ? Md5Verifier.Shared.Start(file, size) : null;
                 try
                 {
-                    var ranges = RangeCount(size);
+                    var ranges = RangeCount(size, plan);
+                    if (ranges > 1)
+                    {
+                        Interlocked.Increment(ref _splitDownloads);
+                    }
+
                     byte[]? actual = null;
                     if (ranges == 1)
                     {
@@ -111,6 +118,7 @@ public sealed partial class S3ObjectStore
         finally
         {
             Interlocked.Decrement(ref _activeDownloads);
+            plan?.Finished(source);
         }
     }
 
@@ -120,11 +128,69 @@ public sealed partial class S3ObjectStore
     /// fills a slot, and splitting further only adds requests and scattered writes (measured: on a
     /// 2-core box against s3rver, 8 concurrent whole-object GETs of 128 MiB beat 64 ranged GETs of 16 MiB).
     /// </summary>
-    private int RangeCount(long size)
+    /// <remarks>
+    /// Within a planned batch (<see cref="PlanDownloads"/>) the share is by bytes: the object's part of
+    /// the batch's bytes still to come, times the request slots. Eight equal objects get one GET each from
+    /// the start, instead of the first ones being cut into ranges before the others have started (which
+    /// also leaves the MD5 verifier waiting on ranges that land out of order); one large object among small
+    /// ones still gets most of the slots.
+    /// </remarks>
+    private int RangeCount(long size, DownloadPlan? plan)
     {
         var bySize = (int)Math.Max(1, (size + Options.PartSize - 1) / Options.PartSize);
         var share = Math.Max(1, Options.Concurrency / Math.Max(1, Volatile.Read(ref _activeDownloads)));
+        if (plan is not null)
+        {
+            var remaining = Math.Max(size, plan.RemainingBytes);
+            share = Math.Min(share, (int)Math.Max(1, Options.Concurrency * size / remaining));
+        }
+
         return Math.Min(bySize, share);
+    }
+
+    /// <inheritdoc />
+    public IDisposable PlanDownloads(IReadOnlyCollection<ObjectInfo> objects)
+    {
+        ArgumentNullException.ThrowIfNull(objects);
+        var plan = new DownloadPlan(this, objects);
+        foreach (var o in objects)
+        {
+            _plans[o] = plan;
+        }
+
+        return plan;
+    }
+
+    /// <summary>Objects fetched as more than one range so far (for tests and benchmarks).</summary>
+    internal long SplitDownloads => Interlocked.Read(ref _splitDownloads);
+
+    private long _splitDownloads;
+
+    // The planned batch each announced object belongs to, by reference (the same key listed twice is two downloads).
+    private readonly ConcurrentDictionary<ObjectInfo, DownloadPlan> _plans = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>A batch of downloads announced together: how many of its bytes are not downloaded yet.</summary>
+    private sealed class DownloadPlan(S3ObjectStore store, IReadOnlyCollection<ObjectInfo> objects) : IDisposable
+    {
+        private long _remaining = objects.Sum(o => o.Size);
+
+        public long RemainingBytes => Interlocked.Read(ref _remaining);
+
+        public void Finished(ObjectInfo o)
+        {
+            if (store._plans.TryRemove(new KeyValuePair<ObjectInfo, DownloadPlan>(o, this)))
+            {
+                Interlocked.Add(ref _remaining, -o.Size);
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var o in objects)
+            {
+                store._plans.TryRemove(new KeyValuePair<ObjectInfo, DownloadPlan>(o, this));
+            }
+        }
     }
 
     /// <summary>

@@ -25,6 +25,45 @@ public sealed class S3DownloadTests(S3rverFixture s3)
     }
 
     [Fact]
+    public async Task DownloadManyAsync_EqualObjectsAnnouncedTogether_OneGetEachUntilTheBatchDrains_WhileALoneObjectIsCutIntoRanges()
+    {
+        // PartSize is 5 MiB, so each 6 MiB object could go as two ranges, and with four downloads at a time
+        // over eight request slots each one's share of the slots is two: every object would be cut up.
+        // Announced together (the downloader plans the batch), the sixteen share the slots by the bytes still to
+        // come instead: 8 × 6 / 96 MiB, less than one slot each, and one GET each — until the batch has drained
+        // to the last four objects (24 MiB for 8 slots): the sixteenth, which starts then, is cut in two so the
+        // slots the finished ones left do not sit idle. The same object downloaded alone is cut up.
+        const int size = 6 * 1024 * 1024;
+        var bucket = await s3.NewBucketAsync();
+        var dir = TestData.TempDir();
+        using (var seeder = s3.CreateStore())
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, 16), async (i, ct) =>
+            {
+                var data = TestData.Bytes(size, 70 + i);
+                await seeder.UploadAsync(new S3Location(bucket, $"e{i:d2}.bin"), (st, c) => st.WriteAsync(data, c).AsTask(), ct);
+            });
+        }
+
+        using var store = s3.CreateStore();
+        var listed = await store.ListAsync(new S3Location(bucket, ""), default).ToListAsync();
+
+        await ParallelDownloader.DownloadManyAsync(store, listed.Select(o => (o, Path.Combine(dir, o.Location.Key))).ToList(), 4, null, default);
+
+        Assert.Equal(1, store.SplitDownloads);
+        for (var i = 0; i < 16; i++)
+        {
+            Assert.Equal(TestData.Sha256(TestData.Bytes(size, 70 + i)), TestData.Sha256(Path.Combine(dir, $"e{i:d2}.bin")));
+        }
+
+        await store.DownloadAsync(listed[0], Path.Combine(dir, "alone.bin"), null, default);
+
+        Assert.Equal(2, store.SplitDownloads);
+        Assert.Equal(TestData.Sha256(Path.Combine(dir, "e00.bin")), TestData.Sha256(Path.Combine(dir, "alone.bin")));
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public async Task DownloadAsync_SinglePartObjectInRanges_ChecksMd5AndIsByteExact()
     {
         var bucket = await s3.NewBucketAsync();

@@ -81,6 +81,7 @@ public sealed class FileChannelLoader(
 
         // Largest first, so one big object does not start last and leave the other workers idle.
         var ordered = work.OrderByDescending(w => w.Info.Size).ToList();
+        using var batch = store.PlanDownloads(ordered.Select(w => w.Info).ToList());
         await Parallel.ForEachAsync(ordered, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (item, ct) =>
         {
             await store.DownloadAsync(item.Info, item.Path, bytes, ct).ConfigureAwait(false);

@@ -20,6 +20,14 @@ public interface IObjectStore
     /// <exception cref="ObjectStoreException">The object does not exist or cannot be read.</exception>
     Task<Stream> OpenReadAsync(S3Location location, long offset, long? length, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Announces that <paramref name="objects"/> are about to be downloaded together, so the store can share
+    /// its requests out by size (S3: eight equal objects get one GET each instead of the first few being
+    /// cut into ranges while the rest wait). Dispose it when the batch is over. Optional: stores that have
+    /// nothing to plan return a no-op.
+    /// </summary>
+    IDisposable PlanDownloads(IReadOnlyCollection<ObjectInfo> objects) => NoDownloadPlan.Instance;
+
     /// <summary>Copies the object to a local file, as fast as the store allows.</summary>
     Task DownloadAsync(ObjectInfo source, string destinationPath, IProgress<long>? progress, CancellationToken cancellationToken);
 
@@ -32,4 +40,14 @@ public interface IObjectStore
 
     /// <summary>Deletes the object if it exists.</summary>
     Task DeleteAsync(S3Location location, CancellationToken cancellationToken);
+}
+
+/// <summary>The plan of a store that has nothing to plan.</summary>
+internal sealed class NoDownloadPlan : IDisposable
+{
+    public static readonly NoDownloadPlan Instance = new();
+
+    public void Dispose()
+    {
+    }
 }

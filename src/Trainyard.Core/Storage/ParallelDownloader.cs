@@ -38,6 +38,7 @@ public static class ParallelDownloader
             }
         }
 
+        using var batch = store.PlanDownloads(ordered.Select(i => i.Source).ToList());
         await Parallel.ForEachAsync(
             ordered,
             new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism, CancellationToken = cancellationToken },

@@ -21,6 +21,13 @@ public sealed class RoutingObjectStore(IObjectStore remote, LocalObjectStore fil
     public Task<Stream> OpenReadAsync(S3Location location, long offset, long? length, CancellationToken cancellationToken) =>
         For(location).OpenReadAsync(location, offset, length, cancellationToken);
 
+    public IDisposable PlanDownloads(IReadOnlyCollection<ObjectInfo> objects)
+    {
+        ArgumentNullException.ThrowIfNull(objects);
+        var remoteObjects = objects.Where(o => !o.Location.IsFile).ToList();
+        return remoteObjects.Count == 0 ? NoDownloadPlan.Instance : remote.PlanDownloads(remoteObjects);
+    }
+
     public Task DownloadAsync(ObjectInfo source, string destinationPath, IProgress<long>? progress, CancellationToken cancellationToken) =>
         For(source.Location).DownloadAsync(source, destinationPath, progress, cancellationToken);
 
