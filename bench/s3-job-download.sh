@@ -71,6 +71,11 @@ print("%.2f" % (datetime.fromisoformat(d["EndTime"]) - datetime.fromisoformat(d[
 }
 
 timed() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+declare -A best
+record() {  # record TOOL LABEL SECONDS RUN: prints the run and keeps the tool's best
+  printf 'run %s: %-32s %s s\n' "$4" "$2" "$3"
+  best[$1]=$(echo "${best[$1]:-999} $3" | awk '{print ($2 < $1) ? $2 : $1}')
+}
 
 target="$work/cli"
 for i in $(seq 1 "$warmup"); do
@@ -78,21 +83,14 @@ for i in $(seq 1 "$warmup"); do
   echo "warm-up job $i: $t s (untimed)"
   rm -rf "$home"/jobs/* && sync
 done
-declare -A best
 for i in $(seq 1 "$runs"); do
   sync
-  t=$(job_seconds "s3job-$i-$(date +%s)")
-  echo "run $i: trainyard job (Downloading)   $t s"
-  best[trainyard]=$(echo "${best[trainyard]:-999} $t" | awk '{print ($2 < $1) ? $2 : $1}')
+  record trainyard "trainyard job (Downloading)" "$(job_seconds "s3job-$i-$(date +%s)")" "$i"
   rm -rf "$home"/jobs/* && sync  # the channel copy: keep the disk as the CLI runs find it
   rm -rf "$target"; sync
-  t=$(timed /usr/bin/aws --endpoint-url "$endpoint" s3 cp --recursive --quiet "s3://bench-download/$shape/" "$target/")
-  echo "run $i: aws s3 cp --recursive     $t s"
-  best[aws]=$(echo "${best[aws]:-999} $t" | awk '{print ($2 < $1) ? $2 : $1}')
+  record aws "aws s3 cp --recursive" "$(timed /usr/bin/aws --endpoint-url "$endpoint" s3 cp --recursive --quiet "s3://bench-download/$shape/" "$target/")" "$i"
   rm -rf "$target"; sync
-  t=$(timed env -u AWS_CA_BUNDLE rclone copy ":s3,provider=Other,endpoint=\"$endpoint\",access_key_id=S3RVER,secret_access_key=S3RVER,force_path_style=true:bench-download/$shape" "$target")
-  echo "run $i: rclone copy               $t s"
-  best[rclone]=$(echo "${best[rclone]:-999} $t" | awk '{print ($2 < $1) ? $2 : $1}')
+  record rclone "rclone copy" "$(timed env -u AWS_CA_BUNDLE rclone copy ":s3,provider=Other,endpoint=\"$endpoint\",access_key_id=S3RVER,secret_access_key=S3RVER,force_path_style=true:bench-download/$shape" "$target")" "$i"
   rm -rf "$target"
 done
 echo "best of $runs ($shape): trainyard job ${best[trainyard]} s, aws ${best[aws]} s, rclone ${best[rclone]} s"

@@ -55,7 +55,7 @@ internal static class S3DownloadBenchmark
             // In-process variants get one untimed run first, so the timed ones see a warm server (code
             // jitted, connections open), not this process's first seconds of JIT. The CLI tools are new
             // processes every time, start-up included.
-            foreach (var (_, run, inProcess) in tools.Where(t => t.InProcess))
+            foreach (var (_, run, _) in tools.Where(t => t.InProcess))
             {
                 Reset(target);
                 await run();

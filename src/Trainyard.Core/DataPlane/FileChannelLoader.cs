@@ -71,20 +71,11 @@ public sealed class FileChannelLoader(
         long done = 0;
         var count = 0;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        foreach (var dir in work.Select(w => Path.GetDirectoryName(w.Path)!).Distinct())
-        {
-            Directory.CreateDirectory(dir);
-        }
 
         // Bytes are reported as they land (the S3 store reports ranges as they arrive).
         var bytes = new Progress(delta => progress(Interlocked.Add(ref done, delta), total, Volatile.Read(ref count), work.Count));
-
-        // Largest first, so one big object does not start last and leave the other workers idle.
-        var ordered = work.OrderByDescending(w => w.Info.Size).ToList();
-        using var batch = store.PlanDownloads(ordered.Select(w => w.Info).ToList());
-        await Parallel.ForEachAsync(ordered, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (item, ct) =>
+        await ParallelDownloader.DownloadManyAsync(store, work, Parallelism, bytes, cancellationToken, downloaded: _ =>
         {
-            await store.DownloadAsync(item.Info, item.Path, bytes, ct).ConfigureAwait(false);
             var n = Interlocked.Increment(ref count);
             progress(Volatile.Read(ref done), total, n, work.Count);
         }).ConfigureAwait(false);

@@ -17,13 +17,15 @@ public static class ParallelDownloader
     /// <param name="maxDegreeOfParallelism">Objects downloading at once.</param>
     /// <param name="progress">Receives byte counts as they land (from several threads).</param>
     /// <param name="cancellationToken">Stops every download.</param>
+    /// <param name="downloaded">Called as each object is complete (from several threads).</param>
     /// <returns>The total number of bytes downloaded.</returns>
     public static async Task<long> DownloadManyAsync(
         IObjectStore store,
         IReadOnlyList<(ObjectInfo Source, string Path)> items,
         int maxDegreeOfParallelism,
         IProgress<long>? progress,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Action<ObjectInfo>? downloaded = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(items);
@@ -42,7 +44,11 @@ public static class ParallelDownloader
         await Parallel.ForEachAsync(
             ordered,
             new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism, CancellationToken = cancellationToken },
-            (item, ct) => new ValueTask(store.DownloadAsync(item.Source, item.Path, progress, ct))).ConfigureAwait(false);
+            async (item, ct) =>
+            {
+                await store.DownloadAsync(item.Source, item.Path, progress, ct).ConfigureAwait(false);
+                downloaded?.Invoke(item.Source);
+            }).ConfigureAwait(false);
         return ordered.Sum(i => i.Source.Size);
     }
 }
