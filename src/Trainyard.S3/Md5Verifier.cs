@@ -33,7 +33,9 @@ internal sealed unsafe partial class Md5Verifier
     private static readonly Lazy<Md5Verifier> LazyShared = new(() => new Md5Verifier());
 
     private readonly ConcurrentQueue<Md5Job> _queue = new();
-    private readonly ManualResetEventSlim _signal = new(false);
+    // No spinning before it sleeps: it wakes every few milliseconds while downloads run, and each spin is
+    // CPU taken from the transfer it is checking.
+    private readonly ManualResetEventSlim _signal = new(false, spinCount: 0);
     private readonly Md5Job?[] _lanes = new Md5Job?[Md5Lanes.Lanes];
     private readonly byte*[] _maps = new byte*[Md5Lanes.Lanes];
     private readonly long[] _mapStart = new long[Md5Lanes.Lanes];

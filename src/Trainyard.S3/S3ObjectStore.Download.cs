@@ -42,7 +42,7 @@ public sealed partial class S3ObjectStore
         _plans.TryGetValue(source, out var plan);
         try
         {
-            using (var file = File.OpenHandle(destinationPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous, preallocationSize: size))
+            using (var file = CreateFile(destinationPath, size))
             {
                 // With AVX-512 the shared verifier hashes sixteen downloads at once, reading each file back
                 // from the page cache as it is written; otherwise each download hashes its own bytes.
@@ -119,6 +119,21 @@ public sealed partial class S3ObjectStore
         {
             Interlocked.Decrement(ref _activeDownloads);
             plan?.Finished(source);
+        }
+    }
+
+    // Creating a file takes its directory's lock in the kernel, and parallel downloads into one directory
+    // left the waiting threads spinning on it (rwsem_spin_on_owner: 7 % of the server's CPU while 2,000
+    // objects landed in one channel on two cores, taken from the store serving them). Creates in one
+    // directory are serialised by the kernel anyway; here the waiters sleep instead. Striped by directory.
+    private static readonly Lock[] CreateLocks = [.. Enumerable.Range(0, 64).Select(_ => new Lock())];
+
+    private static SafeFileHandle CreateFile(string path, long size)
+    {
+        var directory = Path.GetDirectoryName(path) ?? "";
+        lock (CreateLocks[(uint)StringComparer.Ordinal.GetHashCode(directory) % (uint)CreateLocks.Length])
+        {
+            return File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous, preallocationSize: size);
         }
     }
 

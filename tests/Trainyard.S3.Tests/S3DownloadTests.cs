@@ -31,8 +31,12 @@ public sealed class S3DownloadTests(S3rverFixture s3)
         // over eight request slots each one's share of the slots is two: every object would be cut up.
         // Announced together (the downloader plans the batch), the sixteen share the slots by the bytes still to
         // come instead: 8 × 6 / 96 MiB, less than one slot each, and one GET each — until the batch has drained
-        // to the last four objects (24 MiB for 8 slots): the sixteenth, which starts then, is cut in two so the
-        // slots the finished ones left do not sit idle. The same object downloaded alone is cut up.
+        // to its last four objects (24 MiB for 8 slots): an object that starts then is cut in two so the slots
+        // the finished ones left do not sit idle. Which objects start that late depends on how the downloads
+        // finish: the sixteenth always does (only it and at most three others are left), the thirteenth to
+        // fifteenth may (if the ones before them all finished first), the first twelve never can (at least
+        // five objects are unfinished when each starts). Without the plan all sixteen are cut. The same object
+        // downloaded alone is cut up.
         const int size = 6 * 1024 * 1024;
         var bucket = await s3.NewBucketAsync();
         var dir = TestData.TempDir();
@@ -50,7 +54,8 @@ public sealed class S3DownloadTests(S3rverFixture s3)
 
         await ParallelDownloader.DownloadManyAsync(store, listed.Select(o => (o, Path.Combine(dir, o.Location.Key))).ToList(), 4, null, default);
 
-        Assert.Equal(1, store.SplitDownloads);
+        var split = store.SplitDownloads;
+        Assert.InRange(split, 1, 4);
         for (var i = 0; i < 16; i++)
         {
             Assert.Equal(TestData.Sha256(TestData.Bytes(size, 70 + i)), TestData.Sha256(Path.Combine(dir, $"e{i:d2}.bin")));
@@ -58,7 +63,7 @@ public sealed class S3DownloadTests(S3rverFixture s3)
 
         await store.DownloadAsync(listed[0], Path.Combine(dir, "alone.bin"), null, default);
 
-        Assert.Equal(2, store.SplitDownloads);
+        Assert.Equal(split + 1, store.SplitDownloads);
         Assert.Equal(TestData.Sha256(Path.Combine(dir, "e00.bin")), TestData.Sha256(Path.Combine(dir, "alone.bin")));
         Directory.Delete(dir, true);
     }

@@ -13,7 +13,7 @@ public sealed class S3JobTests(S3rverFixture s3)
 {
     private static async Task<(TrainyardServer Server, string Home)> StartAsync(IObjectStore store, Dictionary<string, string>? hostEnvironment = null)
     {
-        var home = Path.Combine(Path.GetTempPath(), "trainyard-s3-jobs-" + Guid.NewGuid().ToString("N")[..8]);
+        var home = TestData.TempDir();
         var server = await TrainyardServer.StartAsync(new TrainyardOptions
         {
             Home = home,

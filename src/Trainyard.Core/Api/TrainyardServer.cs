@@ -40,7 +40,15 @@ public sealed class TrainyardServer : IAsyncDisposable
         IReadOnlyDictionary<string, Func<IServiceProvider, IExecutor>>? executors = null)
     {
         Directory.CreateDirectory(options.Home);
-        var builder = WebApplication.CreateSlimBuilder();
+        // The host's defaults would watch the current directory's whole tree for appsettings changes (one
+        // inotify watch per directory, and an event per write: a job home under it sent every 256 KiB a 1 GiB
+        // download wrote to a watcher thread). Trainyard has no appsettings: its content root is its own
+        // directory, and nothing is watched.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         if (loggers is not null)
         {
