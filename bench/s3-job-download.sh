@@ -11,6 +11,10 @@
 # JIT thread took ~0.5 s of CPU during the third 1 GiB job's download), so WARMUP=3 or so measures a
 # server that has been up for a while, WARMUP=0 one that just started.
 #
+# CEILING=1 adds two clients that cost next to nothing, in the same round-robin: eight parallel unsigned
+# `curl` GETs into files, and into /dev/null: what s3rver itself can serve at that hour. Large-object
+# shapes only (one curl process per object: on 2,000 objects the process starts are what it would measure).
+#
 # NO_PAGE_REPORTING=1 (root) turns the VM's free page reporting off for the run and restores it after,
 # as the download bench's --no-page-reporting does (see bench/Trainyard.Bench/PageReporting.cs).
 #
@@ -45,7 +49,9 @@ chmod +x "$algo/train"
 "$root/trainyard" serve --object-store s3 --port "$port" --home "$home" >"$work/server.log" 2>&1 &
 server=$!
 trap '[[ -n "$order_before" ]] && echo "$order_before" >"$order_file"; kill $server 2>/dev/null; wait $server 2>/dev/null; [[ -n "${KEEP_SERVER_LOG:-}" ]] && cp "$work/server.log" "$KEEP_SERVER_LOG"; rm -rf "$work"' EXIT
-for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+# The first start may build Trainyard (./trainyard builds when the sources changed): wait up to 5 minutes.
+for _ in $(seq 1 3000); do kill -0 $server 2>/dev/null || break; curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+kill -0 $server 2>/dev/null && curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "trainyard serve did not start; its log:" >&2; cat "$work/server.log" >&2; exit 1; }
 pid=$(pgrep -f "trainyard serve --object-store s3 --port $port" | head -1)
 sm() { /usr/bin/aws --endpoint-url "http://127.0.0.1:$port" sagemaker "$@"; }
 
@@ -55,11 +61,16 @@ job_seconds() {
     --algorithm-specification "TrainingImage=$algo,TrainingInputMode=File" \
     --input-data-config "[{\"ChannelName\":\"train\",\"DataSource\":{\"S3DataSource\":{\"S3DataType\":\"S3Prefix\",\"S3Uri\":\"s3://bench-download/$shape/\",\"S3DataDistributionType\":\"FullyReplicated\"}}}]" \
     --output-data-config S3OutputPath=s3://bench-download/out --resource-config InstanceType=ml.m5.large,InstanceCount=1,VolumeSizeInGB=10 \
-    --stopping-condition MaxRuntimeInSeconds=600 >/dev/null
+    --stopping-condition MaxRuntimeInSeconds=600 >/dev/null || { echo "create-training-job failed" >&2; return 1; }
   # Wait on the job's log, not by polling with the AWS CLI: each `aws` process takes most of a core for
   # half a second, which would be taken from the download being measured (the CLI's own waiter polls
   # every 120 s).
-  until grep -qs "the algorithm exited\|ClientError\|failed" "$home/jobs/$name/logs/"* ; do sleep 0.2; done
+  local waited=0
+  until grep -qs "the algorithm exited\|ClientError\|failed" "$home/jobs/$name/logs/"* ; do
+    sleep 0.2
+    waited=$((waited + 1))
+    [[ $waited -lt 3000 ]] || { echo "job $name did not end within 10 minutes" >&2; return 1; }
+  done
   sleep 0.5
   sm describe-training-job --training-job-name "$name" | /usr/bin/python3 -c '
 import json, sys
@@ -78,6 +89,7 @@ record() {  # record TOOL LABEL SECONDS RUN: prints the run and keeps the tool's
 }
 
 target="$work/cli"
+/usr/bin/aws --endpoint-url "$endpoint" s3 ls "s3://bench-download/$shape/" | awk '{print $4}' >"$work/keys"
 for i in $(seq 1 "$warmup"); do
   t=$(job_seconds "s3warm-$i-$(date +%s)")
   echo "warm-up job $i: $t s (untimed)"
@@ -85,14 +97,24 @@ for i in $(seq 1 "$warmup"); do
 done
 for i in $(seq 1 "$runs"); do
   sync
-  record trainyard "trainyard job (Downloading)" "$(job_seconds "s3job-$i-$(date +%s)")" "$i"
+  t=$(job_seconds "s3job-$i-$(date +%s)")
+  record trainyard "trainyard job (Downloading)" "$t" "$i"
   rm -rf "$home"/jobs/* && sync  # the channel copy: keep the disk as the CLI runs find it
   rm -rf "$target"; sync
   record aws "aws s3 cp --recursive" "$(timed /usr/bin/aws --endpoint-url "$endpoint" s3 cp --recursive --quiet "s3://bench-download/$shape/" "$target/")" "$i"
   rm -rf "$target"; sync
   record rclone "rclone copy" "$(timed env -u AWS_CA_BUNDLE rclone copy ":s3,provider=Other,endpoint=\"$endpoint\",access_key_id=S3RVER,secret_access_key=S3RVER,force_path_style=true:bench-download/$shape" "$target")" "$i"
   rm -rf "$target"
+  if [[ -n "${CEILING:-}" && $(wc -l <"$work/keys") -le 64 ]]; then
+    # What the server gives a client that costs nothing: unsigned parallel GETs with curl (s3rver does not
+    # check signatures), 8 at a time, into files and into /dev/null. No check of any kind.
+    mkdir -p "$target"; sync
+    record curlfiles "curl x8 -> files (no check)" "$(timed bash -c "xargs -P 8 -I{} curl -sf -o '$target/{}' '$endpoint/bench-download/$shape/{}' <'$work/keys'")" "$i"
+    rm -rf "$target"; sync
+    record curlnull "curl x8 -> /dev/null" "$(timed bash -c "xargs -P 8 -I{} curl -sf -o /dev/null '$endpoint/bench-download/$shape/{}' <'$work/keys'")" "$i"
+  fi
 done
 echo "best of $runs ($shape): trainyard job ${best[trainyard]} s, aws ${best[aws]} s, rclone ${best[rclone]} s"
+[[ -z "${CEILING:-}" ]] || echo "server ceiling: curl x8 into files ${best[curlfiles]} s, into /dev/null ${best[curlnull]} s"
 echo "speed-up: $(echo "scale=2; ${best[aws]} / ${best[trainyard]}" | bc)x aws, $(echo "scale=2; ${best[rclone]} / ${best[trainyard]}" | bc)x rclone"
 grep VmHWM "/proc/$pid/status" | sed 's/^/server peak memory /'
