@@ -41,6 +41,11 @@ fi
 echo "free page reporting order: $(cat "$order_file" 2>/dev/null || echo none)"
 port=18390
 home="$work/home"
+# Each job's directory and each CLI run's target in a block group of its own (ext4 TOPDIR, `chattr +T`): on
+# this journal-less ext4 an inode allocation reads past every inode freed in the last minutes, and each
+# round here frees thousands (see S3DownloadBenchmark.SpreadSubdirectories). The same for every tool.
+mkdir -p "$home/jobs" "$work/targets"
+chattr +T "$home/jobs" "$work/targets" 2>/dev/null || true
 algo="$work/algorithm"
 mkdir -p "$algo"
 printf '#!/bin/sh\nexit 0\n' >"$algo/train"
@@ -88,7 +93,7 @@ record() {  # record TOOL LABEL SECONDS RUN: prints the run and keeps the tool's
   best[$1]=$(echo "${best[$1]:-999} $3" | awk '{print ($2 < $1) ? $2 : $1}')
 }
 
-target="$work/cli"
+target="$work/targets/cli"
 /usr/bin/aws --endpoint-url "$endpoint" s3 ls "s3://bench-download/$shape/" | awk '{print $4}' >"$work/keys"
 for i in $(seq 1 "$warmup"); do
   t=$(job_seconds "s3warm-$i-$(date +%s)")
