@@ -25,7 +25,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs="${1:-3}"
 shape="${2:-8x128MiB}"
 warmup="${3:-0}"
-endpoint="$("$root/.ci/s3rver.sh" 4599 2>/dev/null)"
+endpoint="$(S3RVER_DIR=/tmp/trainyard-bench-s3rver "$root/.ci/s3rver.sh" 4599 2>/dev/null)"  # the download bench's server and data
 export AWS_ENDPOINT_URL_S3="$endpoint" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 count=$(/usr/bin/aws --endpoint-url "$endpoint" s3 ls "s3://bench-download/$shape/" | wc -l)
 [[ "$count" -gt 0 ]] || { echo "no objects under s3://bench-download/$shape/: seed them with the download bench (--keep)" >&2; exit 1; }
