@@ -25,6 +25,7 @@ internal static class S3DownloadBenchmark
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
         Console.WriteLine($"endpoint {env.EndpointText}, {Environment.ProcessorCount} cores, best of {options.Runs}");
+        SpreadSubdirectories(options.WorkDir);
         foreach (var (name, count, size) in shapes)
         {
             var bytes = (long)count * size;
@@ -179,7 +180,6 @@ internal static class S3DownloadBenchmark
             }
         }
 
-        SpreadSubdirectories(Path.GetDirectoryName(dir)!);
         Directory.CreateDirectory(dir);
     }
 
@@ -207,7 +207,7 @@ internal static class S3DownloadBenchmark
     /// CPU and was 38 % of Trainyard's client CPU on the small objects. Every tool writes under the same
     /// parent, so all get the same fresh start. Best effort: other file systems ignore or refuse the flag.
     /// </summary>
-    public static void SpreadSubdirectories(string parent)
+    private static void SpreadSubdirectories(string parent)
     {
         Directory.CreateDirectory(parent);
         using var chattr = Process.Start(new ProcessStartInfo("chattr", ["+T", parent]) { RedirectStandardError = true, UseShellExecute = false });
