@@ -136,6 +136,15 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<bool> AnyAsync(S3Location prefix, CancellationToken cancellationToken)
+    {
+        RequireBucket(prefix);
+        var request = new ListObjectsV2Request { BucketName = prefix.Bucket, Prefix = prefix.Key, MaxKeys = 1 };
+        var page = await CallAsync(prefix, ct => _client.ListObjectsV2Async(request, ct), cancellationToken).ConfigureAwait(false);
+        return page.S3Objects is { Count: > 0 };
+    }
+
+    /// <inheritdoc />
     public async Task<ObjectInfo?> HeadAsync(S3Location location, CancellationToken cancellationToken)
     {
         RequireBucket(location);

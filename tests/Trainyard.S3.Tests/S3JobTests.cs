@@ -1,3 +1,4 @@
+using System.Net;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text.Json.Nodes;
@@ -132,6 +133,38 @@ public sealed class S3JobTests(S3rverFixture s3)
             Assert.Equal($"{s3.Endpoint} {S3rverFixture.AccessKey}\n", model["s3-env.txt"]);
             var listing = await s3.AwsAsync("s3", "ls", $"s3://{bucket}/models/s3-job/output/");
             Assert.Contains("output.tar.gz", listing, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Create_ChannelOverEmptyS3Prefix_IsRefusedBeforeAnyJobExists()
+    {
+        var bucket = await s3.NewBucketAsync();
+        await s3.AwsAsync("s3", "cp", "-", $"s3://{bucket}/training-notes.txt");
+        await s3.AwsAsync("s3", "cp", "-", $"s3://{bucket}/data/x.csv");
+        var (server, home) = await StartAsync(s3.CreateStore());
+        await using (server)
+        {
+            var image = Algorithm(home, "#!/bin/sh\nexit 0\n");
+            using var http = new HttpClient { BaseAddress = server.Address };
+            async Task<(HttpStatusCode Status, string Body)> Create(string name, string uri)
+            {
+                using var message = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(Request(name, image, $"s3://{bucket}/out", Channel("train", uri)).ToJsonString()) };
+                message.Content.Headers.ContentType = new("application/x-amz-json-1.1");
+                message.Headers.Add("X-Amz-Target", "SageMaker.CreateTrainingJob");
+                using var response = await http.SendAsync(message);
+                return (response.StatusCode, await response.Content.ReadAsStringAsync());
+            }
+
+            var (status, body) = await Create("empty-prefix", $"s3://{bucket}/train/");
+            Assert.Equal(HttpStatusCode.BadRequest, status);
+            Assert.Contains("ValidationException", body, StringComparison.Ordinal);
+            Assert.Contains($"No S3 objects found under S3 URL \"s3://{bucket}/train/\"", JsonNode.Parse(body)!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Null(server.Store.Get("empty-prefix"));
+
+            // A prefix is a prefix of keys, not a directory: "data" holds data/x.csv.
+            (status, body) = await Create("key-prefix", $"s3://{bucket}/data");
+            Assert.True(status == HttpStatusCode.OK, body);
         }
     }
 

@@ -68,6 +68,25 @@ public sealed class S3ObjectStoreTests(S3rverFixture s3)
     }
 
     [Fact]
+    public async Task AnyAsync_AnswersFromOneKey_ForPrefixesWithAndWithoutObjects()
+    {
+        var bucket = await s3.NewBucketAsync();
+        using var store = s3.CreateStore();
+        foreach (var key in new[] { "train/a.csv", "train/b.csv", "trainer.txt" })
+        {
+            await store.UploadAsync(new S3Location(bucket, key), (s, ct) => s.WriteAsync(new byte[] { 7 }, ct).AsTask(), default);
+        }
+
+        Assert.True(await store.AnyAsync(new S3Location(bucket, "train/"), default));
+        Assert.True(await store.AnyAsync(new S3Location(bucket, "trainer"), default));
+        Assert.True(await store.AnyAsync(new S3Location(bucket, ""), default));
+        Assert.False(await store.AnyAsync(new S3Location(bucket, "validation/"), default));
+        Assert.False(await store.AnyAsync(new S3Location(bucket, "train/c"), default));
+        var e = await Assert.ThrowsAsync<ObjectStoreException>(() => store.AnyAsync(S3Location.Parse("s3://no-such-bucket-here/x/"), default));
+        Assert.Contains("NoSuchBucket", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ListAsync_UnknownBucket_ThrowsNamingUriAndNoSuchBucket()
     {
         using var store = s3.CreateStore();

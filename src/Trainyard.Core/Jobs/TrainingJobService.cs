@@ -164,11 +164,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             {
                 if (source.S3DataType == "S3Prefix")
                 {
-                    await foreach (var _ in Objects.ListAsync(uri, cancellationToken).ConfigureAwait(false))
-                    {
-                        found = true;
-                        break;
-                    }
+                    found = await Objects.AnyAsync(uri, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {

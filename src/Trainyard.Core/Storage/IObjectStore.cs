@@ -13,6 +13,20 @@ public interface IObjectStore
     /// <summary>Every object whose key starts with <paramref name="prefix"/>'s key, in key order.</summary>
     IAsyncEnumerable<ObjectInfo> ListAsync(S3Location prefix, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Whether any object's key starts with <paramref name="prefix"/>'s key. Stores that can answer it with one
+    /// small request do (S3: a listing of one key, where a full page of 1,000 costs the server far more).
+    /// </summary>
+    async Task<bool> AnyAsync(S3Location prefix, CancellationToken cancellationToken)
+    {
+        await foreach (var _ in ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            return true;
+        }
+
+        return false;
+    }
+
     /// <summary>The object's metadata, or null when there is no such object.</summary>
     Task<ObjectInfo?> HeadAsync(S3Location location, CancellationToken cancellationToken);
 

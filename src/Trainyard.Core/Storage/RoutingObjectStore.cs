@@ -16,6 +16,8 @@ public sealed class RoutingObjectStore(IObjectStore remote, LocalObjectStore fil
 
     public IAsyncEnumerable<ObjectInfo> ListAsync(S3Location prefix, CancellationToken cancellationToken) => For(prefix).ListAsync(prefix, cancellationToken);
 
+    public Task<bool> AnyAsync(S3Location prefix, CancellationToken cancellationToken) => For(prefix).AnyAsync(prefix, cancellationToken);
+
     public Task<ObjectInfo?> HeadAsync(S3Location location, CancellationToken cancellationToken) => For(location).HeadAsync(location, cancellationToken);
 
     public Task<Stream> OpenReadAsync(S3Location location, long offset, long? length, CancellationToken cancellationToken) =>
