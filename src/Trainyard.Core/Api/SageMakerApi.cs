@@ -287,10 +287,14 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
             SecondaryStatus = job.SecondaryStatus,
             FailureReason = job.FailureReason,
             HyperParameters = d.HyperParameters,
-            AlgorithmSpecification = d.AlgorithmSpecification,
+            AlgorithmSpecification = d.AlgorithmSpecification with { EnableSageMakerMetricsTimeSeries = d.AlgorithmSpecification.EnableSageMakerMetricsTimeSeries ?? false },
             RoleArn = d.RoleArn,
-            InputDataConfig = d.InputDataConfig,
-            OutputDataConfig = d.OutputDataConfig,
+            InputDataConfig = d.InputDataConfig?.Select(DescribedChannel).ToList(),
+            OutputDataConfig = d.OutputDataConfig with
+            {
+                KmsKeyId = d.OutputDataConfig.KmsKeyId ?? "",
+                CompressionType = d.OutputDataConfig.CompressionType ?? "GZIP",
+            },
             ResourceConfig = d.ResourceConfig,
             VpcConfig = d.VpcConfig,
             StoppingCondition = d.StoppingCondition.MaxRuntimeInSeconds is null ? d.StoppingCondition with { MaxRuntimeInSeconds = 86400 } : d.StoppingCondition,
@@ -310,14 +314,38 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
             ExperimentConfig = d.ExperimentConfig,
             DebugRuleConfigurations = d.DebugRuleConfigurations,
             TensorBoardOutputConfig = d.TensorBoardOutputConfig,
+            DebugRuleEvaluationStatuses = d.DebugRuleConfigurations is { ValueKind: JsonValueKind.Array } ? [] : null,
             ProfilerConfig = d.ProfilerConfig,
             ProfilerRuleConfigurations = d.ProfilerRuleConfigurations,
+            ProfilerRuleEvaluationStatuses = d.ProfilerRuleConfigurations is { ValueKind: JsonValueKind.Array } ? [] : null,
+            ProfilingStatus = ProfilingStatus(d.ProfilerConfig),
             RetryStrategy = d.RetryStrategy,
             Environment = d.Environment,
             InfraCheckConfig = d.InfraCheckConfig,
             RemoteDebugConfig = d.RemoteDebugConfig,
         };
     }
+
+    /// <summary>
+    /// A channel as SageMaker describes it: the defaults it applied are spelled out
+    /// (<c>FullyReplicated</c>, <c>CompressionType</c> and <c>RecordWrapperType</c> <c>None</c>).
+    /// </summary>
+    private static Channel DescribedChannel(Channel channel) => channel with
+    {
+        CompressionType = channel.CompressionType ?? "None",
+        RecordWrapperType = channel.RecordWrapperType ?? "None",
+        DataSource = channel.DataSource.S3DataSource is { } s3
+            ? channel.DataSource with { S3DataSource = s3 with { S3DataDistributionType = s3.S3DataDistributionType ?? "FullyReplicated" } }
+            : channel.DataSource,
+    };
+
+    /// <summary>
+    /// <c>Enabled</c> for a ProfilerConfig that does not disable the profiler, <c>Disabled</c> for one that
+    /// does; absent without one. Trainyard collects no profiles: the rule-evaluation lists stay empty.
+    /// </summary>
+    private static string? ProfilingStatus(JsonElement? config) => config is { ValueKind: JsonValueKind.Object } c
+        ? c.TryGetProperty("DisableProfiler", out var disabled) && disabled.ValueKind == JsonValueKind.True ? "Disabled" : "Enabled"
+        : null;
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "Unhandled error while serving a request")]
     private static partial void LogUnhandled(ILogger logger, Exception exception);

@@ -183,8 +183,10 @@ public sealed record DescribeTrainingJobResponse
     public JsonElement? ExperimentConfig { get; init; }
     public JsonElement? DebugRuleConfigurations { get; init; }
     public JsonElement? TensorBoardOutputConfig { get; init; }
+    public List<JsonElement>? DebugRuleEvaluationStatuses { get; init; }
     public JsonElement? ProfilerConfig { get; init; }
     public JsonElement? ProfilerRuleConfigurations { get; init; }
+    public List<JsonElement>? ProfilerRuleEvaluationStatuses { get; init; }
     public string? ProfilingStatus { get; init; }
     public JsonElement? RetryStrategy { get; init; }
     public Dictionary<string, string>? Environment { get; init; }
