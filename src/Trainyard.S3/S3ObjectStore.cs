@@ -49,9 +49,6 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     /// <summary>The options this store was created with.</summary>
     public S3ObjectStoreOptions Options { get; }
 
-    /// <summary>The SDK client, for callers that need an S3 operation the store does not wrap.</summary>
-    public IAmazonS3 Client => _client;
-
     /// <summary>
     /// A store configured the standard AWS way: endpoint from <c>AWS_ENDPOINT_URL_S3</c>, else
     /// <c>AWS_ENDPOINT_URL</c> (path-style addressing when either is set); region from <c>AWS_REGION</c>,

@@ -14,7 +14,9 @@ namespace Trainyard.S3;
 /// </summary>
 internal sealed class SigV4Presigner(Uri serviceUrl, string region, bool pathStyle)
 {
-    private (string Secret, string Date, byte[] Key)? _signingKey;
+    // One immutable object behind one reference: threads signing for two days at once (around midnight
+    // UTC) each see a whole key, never one day's date with the other day's key.
+    private SigningKey? _signingKey;
 
     /// <summary>A URL for GET of <paramref name="bucket"/>/<paramref name="key"/>, valid for <paramref name="expires"/> from <paramref name="now"/>.</summary>
     public Uri PresignGet(string bucket, string key, ImmutableCredentials credentials, DateTime now, TimeSpan expires)
@@ -43,14 +45,14 @@ internal sealed class SigV4Presigner(Uri serviceUrl, string region, bool pathSty
 
         var canonicalRequest = $"GET\n{path}\n{canonicalQuery}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD";
         var stringToSign = $"AWS4-HMAC-SHA256\n{amzDate}\n{scope}\n{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonicalRequest)))}";
-        var signature = Convert.ToHexStringLower(HMACSHA256.HashData(SigningKey(credentials.SecretKey, date), Encoding.UTF8.GetBytes(stringToSign)));
+        var signature = Convert.ToHexStringLower(HMACSHA256.HashData(KeyFor(credentials.SecretKey, date), Encoding.UTF8.GetBytes(stringToSign)));
 
         return new Uri($"{serviceUrl.Scheme}://{host}{path}?{canonicalQuery}&X-Amz-Signature={signature}");
     }
 
-    private byte[] SigningKey(string secret, string date)
+    private byte[] KeyFor(string secret, string date)
     {
-        if (_signingKey is { } cached && cached.Date == date && cached.Secret == secret)
+        if (Volatile.Read(ref _signingKey) is { } cached && cached.Date == date && cached.Secret == secret)
         {
             return cached.Key;
         }
@@ -59,9 +61,11 @@ internal sealed class SigV4Presigner(Uri serviceUrl, string region, bool pathSty
         key = Hmac(key, region);
         key = Hmac(key, "s3");
         key = Hmac(key, "aws4_request");
-        _signingKey = (secret, date, key);
+        Volatile.Write(ref _signingKey, new SigningKey(secret, date, key));
         return key;
     }
+
+    private sealed record SigningKey(string Secret, string Date, byte[] Key);
 
     private static byte[] Hmac(byte[] key, string data) => HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(data));
 

@@ -4,15 +4,15 @@ using System.Globalization;
 namespace Trainyard.Slurm;
 
 /// <summary>
-/// Slurm through its own command-line tools: <c>sbatch --parsable</c>, <c>squeue --json</c> and
-/// <c>scancel</c>. Chosen over slurmrestd because the commands need no daemon beyond slurmctld, no JWT
-/// set-up and no non-root service user, work with every Slurm since 21.08, and are what a site's users
-/// already have; squeue's JSON (openapi v0.0.38 on Debian's 22.05) is as structured as the REST answer.
+/// Slurm through its own command-line tools: <c>sbatch --parsable</c>, <c>squeue</c> (text, see
+/// <see cref="QueryAsync(IReadOnlyCollection{long}, CancellationToken)"/>) and <c>scancel</c>. Chosen over
+/// slurmrestd because the commands need no daemon beyond slurmctld, no JWT set-up and no non-root service
+/// user, work with every Slurm since 21.08, and are what a site's users already have.
 /// </summary>
 public static class SlurmCommands
 {
     /// <summary>A Slurm job's state as squeue reports it.</summary>
-    public sealed record JobInfo(long Id, string Name, string State, string Reason, string Nodes, DateTimeOffset? StartTime);
+    public sealed record JobInfo(long Id, string Name, string State, string Reason);
 
     public static async Task<long> SubmitAsync(string script, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
@@ -44,7 +44,7 @@ public static class SlurmCommands
         }
 
         var list = string.Join(',', ids.Select(i => i.ToString(CultureInfo.InvariantCulture)));
-        var (code, stdout, _) = await RunAsync("squeue", ["--noheader", "--states=all", $"--jobs={list}", "--format=%i|%T|%r|%N|%S|%j"], cancellationToken).ConfigureAwait(false);
+        var (code, stdout, _) = await RunAsync("squeue", ["--noheader", "--states=all", $"--jobs={list}", "--format=%i|%T|%r|%j"], cancellationToken).ConfigureAwait(false);
         if (code != 0)
         {
             return null;
@@ -52,14 +52,13 @@ public static class SlurmCommands
 
         foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            var fields = line.Split('|', 6);
-            if (fields.Length < 6 || !long.TryParse(fields[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var id))
+            var fields = line.Split('|', 4);
+            if (fields.Length < 4 || !long.TryParse(fields[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var id))
             {
                 continue; // array tasks (123_4) and the like are not Trainyard's
             }
 
-            DateTimeOffset? start = DateTimeOffset.TryParse(fields[4], CultureInfo.InvariantCulture, DateTimeStyles.AssumeLocal, out var s) ? s : null;
-            jobs[id] = new JobInfo(id, fields[5].Trim(), fields[1].Trim(), fields[2].Trim(), fields[3].Trim(), start);
+            jobs[id] = new JobInfo(id, fields[3].Trim(), fields[1].Trim(), fields[2].Trim());
         }
 
         return jobs;

@@ -13,12 +13,6 @@ public sealed record SlurmOptions
     public string? TrainyardExecutable { get; init; }
 
     /// <summary>
-    /// Give each host a loopback address of its own (127.x.y.11, .12, …), for clusters whose nodes all run
-    /// on one machine (the test cluster); false resolves hosts to their nodes' addresses.
-    /// </summary>
-    public bool LoopbackHosts { get; init; } = true;
-
-    /// <summary>
     /// How much lower than normal the job's own processes run on the nodes (0–19; 0 leaves them alone): the
     /// sessions Slurm starts for the batch step (its slurmstepd, the batch script, srun) and for each task
     /// (its slurmstepd, the host runtime) are niced through their autogroup, which is what the kernel weighs

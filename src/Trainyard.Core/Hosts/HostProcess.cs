@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Trainyard.Interop;
 
 namespace Trainyard.Hosts;
 
@@ -87,13 +88,13 @@ public sealed class HostProcess
         var group = _sandboxed ? SandboxChild(pid) : pid;
         if (group > 0)
         {
-            _ = Native.kill(-group, signal);
-            _ = Native.kill(group, signal);
+            _ = Libc.Kill(-group, signal);
+            _ = Libc.Kill(group, signal);
         }
 
-        if (signal == Native.SIGKILL || group <= 0)
+        if (signal == Libc.SIGKILL || group <= 0)
         {
-            _ = Native.kill(pid, signal);
+            _ = Libc.Kill(pid, signal);
         }
     }
 

@@ -25,11 +25,11 @@ public sealed partial class HostRuntime
                 var mount = await FastFileMount.MountAsync(store, channel.Objects, mountPoint, new FastFileOptions(), jobLog, stop).ConfigureAwait(false);
                 _mounts.Add(mount);
                 mounted.Add(channel.Name);
-                System($"Channel '{channel.Name}' is FastFile: {mount.FileCount} objects ({DataPlane.FileChannelLoader.Format(mount.TotalBytes)}) mounted read-only; bytes are fetched when the algorithm reads them.");
+                Note($"Channel '{channel.Name}' is FastFile: {mount.FileCount} objects ({DataPlane.FileChannelLoader.Format(mount.TotalBytes)}) mounted read-only; bytes are fetched when the algorithm reads them.");
             }
             catch (FastFileUnavailableException e)
             {
-                System($"Channel '{channel.Name}' is FastFile, but FUSE is not available here ({e.Message}): it is delivered as File mode on this host.");
+                Note($"Channel '{channel.Name}' is FastFile, but FUSE is not available here ({e.Message}): it is delivered as File mode on this host.");
             }
         }
 
@@ -59,7 +59,7 @@ public sealed partial class HostRuntime
             inner.Log(logLevel, eventId, state, exception, formatter);
             if (logLevel >= LogLevel.Warning)
             {
-                host.System(formatter(state, exception));
+                host.Note(formatter(state, exception));
             }
         }
     }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Trainyard.DataPlane;
 using Trainyard.DataPlane.Pipe;
+using Trainyard.Interop;
 using Trainyard.Storage;
 
 namespace Trainyard.Hosts;
@@ -55,14 +56,14 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         await File.WriteAllTextAsync(hostsFile, contract.HostsFile(), stop).ConfigureAwait(false);
         if (!sandboxed)
         {
-            System($"bubblewrap is not available (or disabled): {plan.HostName} runs as a plain process; /opt/ml is {plan.HostDirectory} and the SM_* variables point there.");
+            Note($"bubblewrap is not available (or disabled): {plan.HostName} runs as a plain process; /opt/ml is {plan.HostDirectory} and the SM_* variables point there.");
         }
 
         events.OnPhase(plan.HostName, HostPhase.Downloading);
         try
         {
             var mounted = await MountFastFileChannelsAsync(stop).ConfigureAwait(false);
-            var loader = new FileChannelLoader(store, plan, (done, total, n, count) => events.OnProgress(plan.HostName, done, total, n, count), System)
+            var loader = new FileChannelLoader(store, plan, (done, total, n, count) => events.OnProgress(plan.HostName, done, total, n, count), Note)
             {
                 MountedChannels = mounted,
             };
@@ -74,12 +75,12 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         }
         catch (DataPlaneException e)
         {
-            System("ClientError: " + e.Message);
+            Note("ClientError: " + e.Message);
             return new HostResult { HostName = plan.HostName, Error = "ClientError: " + e.Message };
         }
         catch (ObjectStoreException e)
         {
-            System("ClientError: " + e.Message);
+            Note("ClientError: " + e.Message);
             return new HostResult { HostName = plan.HostName, Error = "ClientError: " + e.Message };
         }
 
@@ -91,14 +92,14 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         CheckpointSync? checkpoints = null;
         if (plan.CheckpointS3Uri is { } checkpointUri)
         {
-            checkpoints = new CheckpointSync(store, S3Location.Parse(checkpointUri), plan.CheckpointDirectory, System);
+            checkpoints = new CheckpointSync(store, S3Location.Parse(checkpointUri), plan.CheckpointDirectory, Note);
             try
             {
                 await checkpoints.RestoreAsync(stop).ConfigureAwait(false);
             }
             catch (Exception e) when (e is ObjectStoreException or DataPlaneException or IOException)
             {
-                System("ClientError: cannot restore the checkpoints: " + e.Message);
+                Note("ClientError: cannot restore the checkpoints: " + e.Message);
                 return new HostResult { HostName = plan.HostName, Error = $"ClientError: cannot restore the checkpoints from {checkpointUri}: {e.Message}" };
             }
         }
@@ -175,9 +176,9 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         {
             process = await HostProcess.StartAsync(startInfo, sandboxed, line => Line(line)).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is global::System.ComponentModel.Win32Exception or IOException)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
         {
-            System($"Cannot start the algorithm ({fileName}): {e.Message}");
+            Note($"Cannot start the algorithm ({fileName}): {e.Message}");
             await pipesDone.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(pipes).ConfigureAwait(false);
             return new HostResult { HostName = plan.HostName, Error = $"ClientError: cannot start the algorithm of {plan.HostName}: {e.Message}" };
@@ -200,7 +201,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             stopped = stop.IsCancellationRequested;
         }
 
-        if (!stopped && await process.Exited.ConfigureAwait(false) == 128 + Native.SIGTERM)
+        if (!stopped && await process.Exited.ConfigureAwait(false) == 128 + Libc.SIGTERM)
         {
             // On a cluster a SIGTERM to the step (scancel --signal=TERM, or srun ending the step because
             // another host failed) reaches this runtime and the algorithm at the same moment, and a niced
@@ -242,7 +243,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         {
             result = result with { Error = "ClientError: " + pipeError, FailureText = null };
         }
-        System(result.Signal is { } sig
+        Note(result.Signal is { } sig
             ? $"{plan.HostName}: the algorithm was ended by signal {SignalName(sig)}."
             : $"{plan.HostName}: the algorithm exited with code {status}.");
         events.OnPhase(plan.HostName, HostPhase.Exited);
@@ -260,20 +261,20 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         catch (Exception e) when (e is PipeChannelException or ObjectStoreException or IOException or ArgumentException)
         {
             var message = $"Pipe channel '{channel.Name}': {e.Message}";
-            System("ClientError: " + message);
+            Note("ClientError: " + message);
             failed.TrySetResult(message);
         }
     }
 
     private async Task StopAsync(HostProcess process)
     {
-        System($"{plan.HostName}: sending SIGTERM to the algorithm; it has {plan.StopGracePeriod.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s to save its model.");
-        process.Signal(Native.SIGTERM);
+        Note($"{plan.HostName}: sending SIGTERM to the algorithm; it has {plan.StopGracePeriod.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s to save its model.");
+        process.Signal(Libc.SIGTERM);
         var exited = await Task.WhenAny(process.Exited, Task.Delay(plan.StopGracePeriod, CancellationToken.None)).ConfigureAwait(false);
         if (exited != process.Exited)
         {
-            System($"{plan.HostName}: the grace period ended; sending SIGKILL.");
-            process.Signal(Native.SIGKILL);
+            Note($"{plan.HostName}: the grace period ended; sending SIGKILL.");
+            process.Signal(Libc.SIGKILL);
         }
     }
 
@@ -299,7 +300,8 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
     }
 
     /// <summary>A line from Trainyard itself in the host's log stream.</summary>
-    private void System(string message) => Line("[trainyard] " + message);
+    /// <summary>A line of Trainyard's own in the host's log, beside the algorithm's.</summary>
+    private void Note(string message) => Line("[trainyard] " + message);
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Debug, Message = "Job {Job}: host {Host} started the algorithm (pid {Pid}, sandboxed: {Sandboxed})")]
     private static partial void LogStarted(ILogger logger, string job, string host, int pid, bool sandboxed);

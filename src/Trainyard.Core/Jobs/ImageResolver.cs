@@ -7,8 +7,6 @@ namespace Trainyard.Jobs;
 public static class ImageResolver
 {
     /// <summary>The algorithm's path, or null with <paramref name="problem"/> saying why not.</summary>
-    public static string? Resolve(string image, TrainyardOptions options) => Resolve(image, options, out _);
-
     public static string? Resolve(string image, TrainyardOptions options, out string? problem)
     {
         problem = null;

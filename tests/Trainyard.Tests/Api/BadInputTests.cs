@@ -154,16 +154,23 @@ public sealed class BadInputTests
         Assert.Equal(200, alive);
     }
 
-    [Fact]
-    public async Task RawGarbageOnTheSocket_DoesNotHurtTheServer()
+    [Theory]
+    [InlineData("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n{}")]
+    [InlineData("\u0000\u0001\u0002\u00ff\r\n\r\n")]
+    public async Task RawGarbageOnTheSocket_Answers400AndKeepsServing(string request)
     {
         await using var server = await TestServer.StartAsync();
         using (var client = new TcpClient())
         {
             await client.ConnectAsync(server.Address.Host, server.Address.Port);
             var stream = client.GetStream();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n{}"));
-            await stream.WriteAsync(new byte[] { 0, 1, 2, 255, 13, 10, 13, 10 });
+            await stream.WriteAsync(Encoding.Latin1.GetBytes(request));
+
+            // The server answers and closes the connection: read until it does.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var reply = new MemoryStream();
+            await stream.CopyToAsync(reply, timeout.Token);
+            Assert.StartsWith("HTTP/1.1 400 ", Encoding.Latin1.GetString(reply.ToArray()));
         }
 
         var (status, _) = await server.CallAsync("ListTrainingJobs", "{}");

@@ -1,5 +1,6 @@
-using System.Runtime.CompilerServices;
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using Trainyard.Interop;
 using Trainyard.Storage;
 using static Trainyard.DataPlane.FastFile.FuseProtocol;
 
@@ -12,7 +13,7 @@ public sealed partial class FastFileMount
     {
         if (!_handles.TryGetValue(read.Fh, out var handle))
         {
-            Error(unique, FuseNative.EBADF);
+            Error(unique, Libc.EBADF);
             return;
         }
 
@@ -111,7 +112,7 @@ public sealed partial class FastFileMount
         }
         catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
         {
-            Error(unique, FuseNative.EINTR);
+            Error(unique, Libc.EINTR);
         }
 #pragma warning disable CA1031 // every failure of the store becomes EIO for the reader, never an exception here
         catch (Exception e)
@@ -122,7 +123,7 @@ public sealed partial class FastFileMount
                 Log.ReadFailed(_logger, node.Object!.Location.ToString(), offset, e is AggregateException a ? a.InnerException!.Message : e.Message);
             }
 
-            Error(unique, FuseNative.EIO);
+            Error(unique, Libc.EIO);
         }
         finally
         {

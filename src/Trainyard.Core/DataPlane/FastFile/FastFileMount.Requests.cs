@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Trainyard.Interop;
 using static Trainyard.DataPlane.FastFile.FuseProtocol;
 
 namespace Trainyard.DataPlane.FastFile;
@@ -19,27 +20,27 @@ public sealed partial class FastFileMount
         var buffer = GC.AllocateUninitializedArray<byte>(RequestBufferSize, pinned: true);
         fixed (byte* p = buffer)
         {
-            var pfd = new FuseNative.PollFd { Fd = _fd, Events = FuseNative.POLLIN };
+            var pfd = new Libc.PollFd { Fd = _fd, Events = Libc.POLLIN };
             while (!_stopping)
             {
                 // Read first and poll only when there is nothing to read: a busy mount costs one
                 // syscall a request, and an idle thread still notices _stopping within the poll's
                 // timeout, so the device is never closed under a thread that is reading it.
-                var n = FuseNative.Read(_fd, p, buffer.Length);
+                var n = Libc.Read(_fd, p, (nuint)buffer.Length);
                 if (n < 0)
                 {
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == FuseNative.EAGAIN)
+                    var errno = Libc.LastError;
+                    if (errno == Libc.EAGAIN)
                     {
-                        pfd.Revents = 0;
-                        var ready = FuseNative.Poll(&pfd, 1, 200);
-                        if (ready < 0 && Marshal.GetLastPInvokeError() != FuseNative.EINTR)
+                        pfd.REvents = 0;
+                        var ready = Libc.Poll(&pfd, 1, 200);
+                        if (ready < 0 && Libc.LastError != Libc.EINTR)
                         {
-                            Log.DeviceFailed(_logger, FuseNative.Describe(Marshal.GetLastPInvokeError()));
+                            Log.DeviceFailed(_logger, Libc.Describe(Libc.LastError));
                             return;
                         }
 
-                        if (ready > 0 && (pfd.Revents & FuseNative.POLLIN) == 0)
+                        if (ready > 0 && (pfd.REvents & Libc.POLLIN) == 0)
                         {
                             return; // POLLERR: the connection is gone (unmounted or aborted)
                         }
@@ -47,14 +48,14 @@ public sealed partial class FastFileMount
                         continue;
                     }
 
-                    if (errno is FuseNative.EINTR or FuseNative.ENOENT)
+                    if (errno is Libc.EINTR or Libc.ENOENT)
                     {
                         continue; // interrupted, or the request was withdrawn before we read it
                     }
 
-                    if (errno != FuseNative.ENODEV)
+                    if (errno != Libc.ENODEV)
                     {
-                        Log.DeviceFailed(_logger, FuseNative.Describe(errno));
+                        Log.DeviceFailed(_logger, Libc.Describe(errno));
                     }
 
                     return;
@@ -93,7 +94,7 @@ public sealed partial class FastFileMount
                 }
                 else
                 {
-                    Error(h.Unique, FuseNative.ENOENT);
+                    Error(h.Unique, Libc.ENOENT);
                 }
 
                 break;
@@ -110,11 +111,11 @@ public sealed partial class FastFileMount
             case Opcode.OpenDir:
                 if (!_tree.TryGet(h.NodeId, out var dir))
                 {
-                    Error(h.Unique, FuseNative.ENOENT);
+                    Error(h.Unique, Libc.ENOENT);
                 }
                 else if (!dir.IsDirectory)
                 {
-                    Error(h.Unique, FuseNative.ENOTDIR);
+                    Error(h.Unique, Libc.ENOTDIR);
                 }
                 else
                 {
@@ -153,7 +154,7 @@ public sealed partial class FastFileMount
                 break;
             default:
                 // ENOSYS also tells the kernel not to ask again (FLUSH, ACCESS, GETXATTR, …).
-                Error(h.Unique, FuseNative.ENOSYS);
+                Error(h.Unique, Libc.ENOSYS);
                 break;
         }
     }
@@ -203,11 +204,11 @@ public sealed partial class FastFileMount
         var name = Encoding.UTF8.GetString(end < 0 ? arg : arg[..end]);
         if (!_tree.TryGet(h.NodeId, out var parent))
         {
-            Error(h.Unique, FuseNative.ENOENT);
+            Error(h.Unique, Libc.ENOENT);
         }
         else if (!parent.IsDirectory)
         {
-            Error(h.Unique, FuseNative.ENOTDIR);
+            Error(h.Unique, Libc.ENOTDIR);
         }
         else if (parent.Children!.TryGetValue(name, out var child))
         {
@@ -221,7 +222,7 @@ public sealed partial class FastFileMount
         }
         else
         {
-            Error(h.Unique, FuseNative.ENOENT);
+            Error(h.Unique, Libc.ENOENT);
         }
     }
 
@@ -229,15 +230,15 @@ public sealed partial class FastFileMount
     {
         if (!_tree.TryGet(h.NodeId, out var node))
         {
-            Error(h.Unique, FuseNative.ENOENT);
+            Error(h.Unique, Libc.ENOENT);
         }
         else if (node.IsDirectory)
         {
-            Error(h.Unique, FuseNative.EISDIR);
+            Error(h.Unique, Libc.EISDIR);
         }
         else if ((open.Flags & 3) != 0)
         {
-            Error(h.Unique, FuseNative.EROFS);
+            Error(h.Unique, Libc.EROFS);
         }
         else
         {
@@ -251,7 +252,7 @@ public sealed partial class FastFileMount
     {
         if (!_tree.TryGet(h.NodeId, out var dir) || !dir.IsDirectory)
         {
-            Error(h.Unique, FuseNative.ENOTDIR);
+            Error(h.Unique, Libc.ENOTDIR);
             return;
         }
 
@@ -337,11 +338,11 @@ public sealed partial class FastFileMount
         }
 
         var header = new OutHeader { Len = (uint)length, Error = -errno, Unique = unique };
-        var iov = stackalloc FuseNative.IoVec[pieces.Length + 1];
-        iov[0] = new FuseNative.IoVec { Base = &header, Length = (nuint)sizeof(OutHeader) };
+        var iov = stackalloc Libc.IoVec[pieces.Length + 1];
+        iov[0] = new Libc.IoVec { Base = &header, Length = (nuint)sizeof(OutHeader) };
         for (var i = 0; i < pieces.Length; i++)
         {
-            iov[i + 1] = new FuseNative.IoVec { Base = (void*)pieces[i].Ptr, Length = (nuint)pieces[i].Length };
+            iov[i + 1] = new Libc.IoVec { Base = (void*)pieces[i].Ptr, Length = (nuint)pieces[i].Length };
         }
 
         var added = false;
@@ -349,7 +350,7 @@ public sealed partial class FastFileMount
         {
             _device.DangerousAddRef(ref added);
             // ENOENT: the request was interrupted meanwhile; ENODEV: the file system is gone. Both are fine.
-            _ = FuseNative.WriteV(_fd, iov, pieces.Length + 1);
+            _ = Libc.WriteV(_fd, iov, pieces.Length + 1);
         }
         catch (ObjectDisposedException)
         {

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using Trainyard.Hosts;
+using Trainyard.Interop;
 using Trainyard.Storage;
 
 namespace Trainyard.DataPlane.FastFile;
@@ -41,8 +42,8 @@ public sealed partial class FastFileMount : IAsyncDisposable
     private readonly ConcurrentDictionary<ulong, OpenFile> _handles = new();
     private readonly ConcurrentDictionary<ulong, CancellationTokenSource> _pending = new();
     private readonly List<Thread> _threads = [];
-    private readonly uint _uid = FuseNative.GetEuid();
-    private readonly uint _gid = FuseNative.GetEgid();
+    private readonly uint _uid = Libc.GetEuid();
+    private readonly uint _gid = Libc.GetEgid();
     private MountWatchdog? _watchdog;
     private long _nextHandle;
     private int _errorsLogged;
@@ -100,25 +101,25 @@ public sealed partial class FastFileMount : IAsyncDisposable
         if (MountInfo.MountPointsOfType("fuse.trainyard").Contains(mountPoint))
         {
             // a dead mount of a killed process at the same place (its connection aborted): replace it
-            FuseNative.Umount2(mountPoint, FuseNative.MNT_DETACH);
+            Libc.Umount2(mountPoint, Libc.MNT_DETACH);
         }
 
         Directory.CreateDirectory(mountPoint);
-        var fd = FuseNative.Open(options.DevicePath, FuseNative.O_RDWR | FuseNative.O_CLOEXEC | FuseNative.O_NONBLOCK);
+        var fd = Libc.Open(options.DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
         if (fd < 0)
         {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw new FastFileUnavailableException($"cannot open {options.DevicePath}: {FuseNative.Describe(errno)}");
+            var errno = Libc.LastError;
+            throw new FastFileUnavailableException($"cannot open {options.DevicePath}: {Libc.Describe(errno)}");
         }
 
         var device = new SafeFileHandle(fd, ownsHandle: true);
         var data = string.Create(CultureInfo.InvariantCulture,
-            $"fd={fd},rootmode=40000,user_id={FuseNative.GetEuid()},group_id={FuseNative.GetEgid()},default_permissions,allow_other,max_read={MaxRead}");
-        if (FuseNative.Mount("trainyard", mountPoint, "fuse.trainyard", FuseNative.MS_RDONLY | FuseNative.MS_NOSUID | FuseNative.MS_NODEV, data) != 0)
+            $"fd={fd},rootmode=40000,user_id={Libc.GetEuid()},group_id={Libc.GetEgid()},default_permissions,allow_other,max_read={MaxRead}");
+        if (Libc.Mount("trainyard", mountPoint, "fuse.trainyard", Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, data) != 0)
         {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            var errno = Libc.LastError;
             device.Dispose();
-            throw new FastFileUnavailableException($"cannot mount a FUSE file system at {mountPoint}: {FuseNative.Describe(errno)}");
+            throw new FastFileUnavailableException($"cannot mount a FUSE file system at {mountPoint}: {Libc.Describe(errno)}");
         }
 
         var mount = new FastFileMount(store, tree, mountPoint, options, logger, device);
@@ -192,12 +193,12 @@ public sealed partial class FastFileMount : IAsyncDisposable
             return;
         }
 
-        if (FuseNative.Umount2(MountPoint, FuseNative.MNT_DETACH) != 0)
+        if (Libc.Umount2(MountPoint, Libc.MNT_DETACH) != 0)
         {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            if (errno != FuseNative.EINVAL && errno != FuseNative.ENOENT)
+            var errno = Libc.LastError;
+            if (errno != Libc.EINVAL && errno != Libc.ENOENT)
             {
-                Log.UnmountFailed(_logger, MountPoint, FuseNative.Describe(errno));
+                Log.UnmountFailed(_logger, MountPoint, Libc.Describe(errno));
             }
         }
 
@@ -230,7 +231,7 @@ public sealed partial class FastFileMount : IAsyncDisposable
         var count = 0;
         foreach (var mountPoint in MountInfo.MountPointsOfType("fuse.trainyard").Where(p => p.StartsWith(root, StringComparison.Ordinal)))
         {
-            if (FuseNative.Umount2(mountPoint, FuseNative.MNT_DETACH) == 0)
+            if (Libc.Umount2(mountPoint, Libc.MNT_DETACH) == 0)
             {
                 Log.Unmounted(logger, mountPoint);
                 count++;

@@ -1,3 +1,5 @@
+using Trainyard.Interop;
+
 namespace Trainyard.DataPlane.Pipe;
 
 /// <summary>
@@ -46,29 +48,17 @@ internal sealed unsafe class FifoWriter : IDisposable
     {
         fixed (byte* start = data)
         {
-            var offset = 0;
-            while (offset < data.Length)
+            for (var offset = 0; offset < data.Length;)
             {
                 var n = Libc.Write(_fd, start + offset, (nuint)(data.Length - offset));
                 if (n > 0)
                 {
                     offset += (int)n;
                     BytesWritten += n;
-                    continue;
                 }
-
-                var errno = Libc.LastError;
-                switch (errno)
+                else if (!MayRetry("write"))
                 {
-                    case Libc.EAGAIN:
-                        WaitWritable();
-                        break;
-                    case Libc.EINTR:
-                        break;
-                    case Libc.EPIPE:
-                        return false;
-                    default:
-                        throw new IOException($"write to FIFO failed: {Libc.Describe(errno)}");
+                    return false;
                 }
             }
         }
@@ -100,21 +90,13 @@ internal sealed unsafe class FifoWriter : IDisposable
                 return EndOfFile(length, remaining);
             }
 
-            var errno = Libc.LastError;
-            switch (errno)
+            if (Libc.LastError is Libc.EINVAL or Libc.ENOSYS)
             {
-                case Libc.EAGAIN:
-                    WaitWritable();
-                    break;
-                case Libc.EINTR:
-                    break;
-                case Libc.EPIPE:
-                    return false;
-                case Libc.EINVAL or Libc.ENOSYS:
-                    _spliceUnsupported = true;
-                    break;
-                default:
-                    throw new IOException($"splice to FIFO failed: {Libc.Describe(errno)}");
+                _spliceUnsupported = true;
+            }
+            else if (!MayRetry("splice"))
+            {
+                return false;
             }
         }
 
@@ -158,6 +140,27 @@ internal sealed unsafe class FifoWriter : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// After a write or splice to the FIFO failed: true to try again (interrupted, or the pipe was full and
+    /// is writable now), false when the reader has closed the FIFO (EPIPE); anything else throws.
+    /// </summary>
+    private bool MayRetry(string operation)
+    {
+        var errno = Libc.LastError;
+        switch (errno)
+        {
+            case Libc.EAGAIN:
+                WaitWritable();
+                return true;
+            case Libc.EINTR:
+                return true;
+            case Libc.EPIPE:
+                return false;
+            default:
+                throw new IOException($"{operation} to FIFO failed: {Libc.Describe(errno)}");
+        }
     }
 
     private static bool EndOfFile(long length, long remaining) =>

@@ -1,3 +1,5 @@
+using Trainyard.Interop;
+
 namespace Trainyard.DataPlane.Pipe;
 
 /// <summary>

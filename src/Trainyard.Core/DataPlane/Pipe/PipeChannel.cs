@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Trainyard.Interop;
 using Trainyard.Storage;
 
 namespace Trainyard.DataPlane.Pipe;

@@ -1,5 +1,6 @@
 using System.Text;
 using Trainyard.DataPlane.Pipe;
+using Trainyard.Interop;
 using Trainyard.Storage;
 
 namespace Trainyard.Tests.DataPlane.Pipe;
