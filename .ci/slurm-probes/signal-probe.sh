@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Repeats the signal measurements of docs/slurm-notes.md (b): submits a 2-node job whose batch script
+# Repeats the scancel measurements of docs/slurm-notes.md ("How a training job is stopped"): submits a 2-node job whose batch script
 # is `exec srun <probe>`, runs the given commands once both tasks are up ($J = the job id), waits for
 # the job to end (at most 60 s) and prints a timeline of every signal each process got, relative to
 # the first command. The probes ignore SIGTERM (EXIT_ON_TERM=1 makes them exit 143) so that a later

@@ -13,7 +13,7 @@ using Trainyard.Storage;
 namespace Trainyard.Bench;
 
 /// <summary>
-/// FastFile against File mode and against the store itself (docs/benchmarks-fastfile.md):
+/// FastFile against File mode and against the store itself (docs/benchmarks.md, FastFile):
 /// <list type="number">
 /// <item>time to the algorithm's first byte of a 4 GiB channel (4 sparse 1 GiB objects), FastFile vs File mode, through real jobs;</item>
 /// <item>sequential MB/s of one large object read through the mount (an external Python reader) vs parallel ranged reads from the store;</item>
