@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Trainyard.Algorithms;
 using Trainyard.Api;
+using Trainyard.Jobs;
 using Trainyard.Model;
 
 namespace Trainyard.Bench;
@@ -108,8 +109,8 @@ internal static class AlgorithmBench
             }
 
             var done = server.Store.Get("metrics")!;
-            var training = done.Transitions.First(t => t.Status == "Training").StartTime;
-            var seconds = (done.Transitions.First(t => t.Status == "Uploading").StartTime - training).TotalSeconds;
+            var training = done.Transitions.First(t => t.Status == SecondaryStatus.Training).StartTime;
+            var seconds = (done.Transitions.First(t => t.Status == SecondaryStatus.Uploading).StartTime - training).TotalSeconds;
             var logged = File.ReadLines(Directory.GetFiles(Path.Combine(server.Jobs.Options.JobDirectory("metrics"), "logs"))[0]).Count(l => !l.StartsWith("[trainyard]", StringComparison.Ordinal) && !l.StartsWith("wrote", StringComparison.Ordinal));
             var points = File.ReadLines(Path.Combine(server.Jobs.Options.JobDirectory("metrics"), "metrics.jsonl")).Count();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

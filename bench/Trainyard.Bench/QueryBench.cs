@@ -4,6 +4,7 @@ using System.Text.Json;
 using Trainyard.Api;
 using Trainyard.Jobs;
 using Trainyard.Model;
+using Trainyard.Persistence;
 
 namespace Trainyard.Bench;
 
@@ -12,7 +13,8 @@ internal static class QueryBench
 {
     public static Task<int> RunAsync(string[] args)
     {
-        using var store = new JobStore(Path.Combine(args[0], "trainyard.db"));
+        using var database = new TrainyardDatabase(Path.Combine(args[0], "trainyard.db"));
+        var store = new JobStore(database);
         var requests = new[]
         {
             new ListTrainingJobsRequest { MaxResults = 100 },
@@ -31,7 +33,7 @@ internal static class QueryBench
             for (var i = 0; i < N; i++)
             {
                 var (page, next) = JobQuery.List(store, request);
-                var summaries = page.Select(j => new TrainingJobSummary { TrainingJobName = j.Name, TrainingJobArn = j.Arn, CreationTime = j.CreationTime, TrainingEndTime = j.TrainingEndTime, LastModifiedTime = j.LastModifiedTime, TrainingJobStatus = j.Status }).ToList();
+                var summaries = page.Select(j => new TrainingJobSummary { TrainingJobName = j.Name, TrainingJobArn = j.Arn, CreationTime = j.CreationTime, TrainingEndTime = j.TrainingEndTime, LastModifiedTime = j.LastModifiedTime, TrainingJobStatus = j.Status.ToString() }).ToList();
                 bytes += JsonSerializer.SerializeToUtf8Bytes(new ListTrainingJobsResponse(summaries, next), TrainyardJsonContext.Default.ListTrainingJobsResponse).Length;
             }
 

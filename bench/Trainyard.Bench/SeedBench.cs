@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Trainyard.Jobs;
 using Trainyard.Model;
+using Trainyard.Persistence;
 
 namespace Trainyard.Bench;
 
@@ -16,7 +17,8 @@ internal static class SeedBench
         var home = args[0];
         var count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000;
         Directory.CreateDirectory(home);
-        using var store = new JobStore(Path.Combine(home, "trainyard.db"));
+        using var database = new TrainyardDatabase(Path.Combine(home, "trainyard.db"));
+        var store = new JobStore(database);
         var template = """
             {"TrainingJobName": "NAME", "RoleArn": "arn:aws:iam::123456789012:role/r",
              "AlgorithmSpecification": {"TrainingImage": "/opt/algo", "TrainingInputMode": "File"},
@@ -32,7 +34,7 @@ internal static class SeedBench
             var name = $"bench-job-{i:D6}";
             var request = JsonSerializer.Deserialize(template.Replace("NAME", name, StringComparison.Ordinal), TrainyardJsonContext.Default.CreateTrainingJobRequest)!;
             var created = start.AddSeconds(i);
-            var job = new JobRecord
+            var job = JobStateMachine.Start(new JobRecord
             {
                 Name = name,
                 Arn = $"arn:aws:sagemaker:us-east-1:000000000000:training-job/{name}",
@@ -40,17 +42,18 @@ internal static class SeedBench
                 Definition = request,
                 DefinitionJson = JsonSerializer.Serialize(request, TrainyardJsonContext.Default.CreateTrainingJobRequest),
                 ImagePath = "/opt/algo",
-                Status = JobStatus.InProgress,
+                Status = TrainingJobStatus.InProgress,
                 SecondaryStatus = SecondaryStatus.Starting,
                 CreationTime = created,
                 LastModifiedTime = created,
+            }, created);
+            JobEvent[] events = [JobEvent.Download, JobEvent.Train, JobEvent.Upload, i % 10 == 0 ? JobEvent.Fail("AlgorithmError: seeded") : JobEvent.Complete];
+            for (var e = 0; e < events.Length; e++)
+            {
+                JobStateMachine.TryApply(job, events[e], created.AddSeconds(e == 0 ? 1 : e == 1 ? 2 : 58 + e), out job, out _);
             }
-                .WithStatus(JobStatus.InProgress, SecondaryStatus.Starting, SecondaryStatus.StartingMessage, created)
-                .WithStatus(JobStatus.InProgress, SecondaryStatus.Downloading, SecondaryStatus.DownloadingMessage, created.AddSeconds(1))
-                .WithStatus(JobStatus.InProgress, SecondaryStatus.Training, SecondaryStatus.TrainingMessage, created.AddSeconds(2))
-                .WithStatus(JobStatus.InProgress, SecondaryStatus.Uploading, SecondaryStatus.UploadingMessage, created.AddSeconds(60))
-                .WithStatus(i % 10 == 0 ? JobStatus.Failed : JobStatus.Completed, i % 10 == 0 ? SecondaryStatus.Failed : SecondaryStatus.Completed, SecondaryStatus.CompletedMessage, created.AddSeconds(61))
-                with { TrainingStartTime = created.AddSeconds(1), TrainingEndTime = created.AddSeconds(61), ModelArtifacts = $"s3://bench/out/{name}/output/model.tar.gz" };
+
+            job = job with { ModelArtifacts = $"s3://bench/out/{name}/output/model.tar.gz" };
             store.TryCreate(job);
         }
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Trainyard.Api;
 using Trainyard.Executors;
+using Trainyard.Jobs;
 using Trainyard.Slurm;
 
 namespace Trainyard.Bench;
@@ -90,7 +91,7 @@ internal static class SlurmBench
             var elapsed = submitted.Elapsed.TotalSeconds;
             await describing.CancelAsync();
             await describer;
-            var completed = names.Count(n => server.Store.Get(n)!.Status == "Completed");
+            var completed = names.Count(n => server.Store.Get(n)!.Status == TrainingJobStatus.Completed);
             latencies.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{jobs} queued jobs on the 4-node cluster: {completed} Completed, {jobs - completed} not, in {elapsed:F1} s; DescribeTrainingJob during the run: {latencies.Count} calls, p50 {latencies[latencies.Count / 2]:F1} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F1} ms, max {latencies[^1]:F1} ms"));

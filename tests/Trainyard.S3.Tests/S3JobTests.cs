@@ -127,7 +127,7 @@ public sealed class S3JobTests(S3rverFixture s3)
                 echo report > /opt/ml/output/data/report.txt
                 """);
             var job = await RunAsync(server, Request("s3-job", image, $"s3://{bucket}/models", Channel("train", $"s3://{bucket}/train/")));
-            Assert.True(job.Status == JobStatus.Completed, job.FailureReason);
+            Assert.True(job.Status == TrainingJobStatus.Completed, job.FailureReason);
             Assert.Equal($"s3://{bucket}/models/s3-job/output/model.tar.gz", job.ModelArtifacts);
 
             // Cross-checked with the AWS CLI, independently of Trainyard's own store code.
@@ -178,13 +178,13 @@ public sealed class S3JobTests(S3rverFixture s3)
         {
             var image = Algorithm(home, "#!/bin/sh\necho ok > /opt/ml/model/m\n");
             var job = await RunAsync(server, Request("no-bucket", image, $"s3://{bucket}/out", Channel("train", "s3://no-such-bucket-here/train/")));
-            Assert.Equal(JobStatus.Failed, job.Status);
+            Assert.Equal(TrainingJobStatus.Failed, job.Status);
             Assert.Contains("s3://no-such-bucket-here/train/", job.FailureReason, StringComparison.Ordinal);
             Assert.Contains("NoSuchBucket", job.FailureReason, StringComparison.Ordinal);
             Assert.DoesNotContain("   at ", job.FailureReason, StringComparison.Ordinal);
 
             var output = await RunAsync(server, Request("no-out-bucket", image, "s3://no-such-output-bucket/models"));
-            Assert.Equal(JobStatus.Failed, output.Status);
+            Assert.Equal(TrainingJobStatus.Failed, output.Status);
             Assert.Contains("s3://no-such-output-bucket/models/no-out-bucket/output/", output.FailureReason, StringComparison.Ordinal);
         }
 
@@ -193,7 +193,7 @@ public sealed class S3JobTests(S3rverFixture s3)
         {
             var image = Algorithm(badHome, "#!/bin/sh\nexit 0\n");
             var job = await RunAsync(badServer, Request("bad-creds", image, $"s3://{bucket}/out", Channel("train", $"s3://{bucket}/train/")));
-            Assert.Equal(JobStatus.Failed, job.Status);
+            Assert.Equal(TrainingJobStatus.Failed, job.Status);
             Assert.Contains($"s3://{bucket}/train/", job.FailureReason, StringComparison.Ordinal);
             Assert.Contains("InvalidAccessKeyId", job.FailureReason, StringComparison.Ordinal);
         }
@@ -214,7 +214,7 @@ public sealed class S3JobTests(S3rverFixture s3)
         {
             var image = Algorithm(home, "#!/bin/sh\nmd5sum /opt/ml/input/data/train/blob.bin | cut -d' ' -f1 > /opt/ml/model/md5\n");
             var job = await RunAsync(server, Request("flaky", image, $"s3://{bucket}/out", Channel("train", $"s3://{bucket}/train/")));
-            Assert.True(job.Status == JobStatus.Completed, job.FailureReason);
+            Assert.True(job.Status == TrainingJobStatus.Completed, job.FailureReason);
             var local = Path.Combine(home, "model.tar.gz");
             await s3.AwsAsync("s3", "cp", $"s3://{bucket}/out/flaky/output/model.tar.gz", local);
             Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(bytes)) + "\n", TarEntries(local)["md5"]);
@@ -234,7 +234,7 @@ public sealed class S3JobTests(S3rverFixture s3)
             var request = Request("ckpt", image, $"s3://{bucket}/out");
             request["CheckpointConfig"] = new JsonObject { ["S3Uri"] = $"s3://{bucket}/ckpt" };
             var job = await RunAsync(server, request);
-            Assert.True(job.Status == JobStatus.Completed, job.FailureReason);
+            Assert.True(job.Status == TrainingJobStatus.Completed, job.FailureReason);
             Assert.Contains("epoch-2.txt", await s3.AwsAsync("s3", "ls", $"s3://{bucket}/ckpt/"), StringComparison.Ordinal);
             var local = Path.Combine(home, "model.tar.gz");
             await s3.AwsAsync("s3", "cp", $"s3://{bucket}/out/ckpt/output/model.tar.gz", local);
@@ -288,7 +288,7 @@ public sealed class S3JobTests(S3rverFixture s3)
             var channel = Channel("train", $"s3://{bucket}/ff/");
             channel["InputMode"] = "FastFile";
             var job = await RunAsync(server, Request("fastfile-s3", image, $"s3://{bucket}/out", channel));
-            Assert.True(job.Status == JobStatus.Completed, job.FailureReason);
+            Assert.True(job.Status == TrainingJobStatus.Completed, job.FailureReason);
             var local = Path.Combine(home, "model.tar.gz");
             await s3.AwsAsync("s3", "cp", $"s3://{bucket}/out/fastfile-s3/output/model.tar.gz", local);
             var seen = JsonNode.Parse(TarEntries(local)["seen.json"])!;

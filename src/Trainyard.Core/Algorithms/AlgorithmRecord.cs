@@ -1,20 +1,27 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 using Trainyard.Model;
+using Trainyard.Persistence;
 
 namespace Trainyard.Algorithms;
 
 /// <summary>An algorithm resource: its definition as accepted and its validation state.</summary>
-public sealed record AlgorithmRecord
+public sealed record AlgorithmRecord : IStoredRecord
 {
+    /// <summary>The name, sequence and definition are stored in columns of their own, not in the state.</summary>
+    internal static readonly string[] NotInState = [nameof(Name), nameof(Sequence), nameof(Definition)];
+
     public required string Name { get; init; }
-    public required string Arn { get; init; }
+    public required long Sequence { get; init; }
     public required CreateAlgorithmInput Definition { get; init; }
+    public required string Arn { get; init; }
+
+    [JsonConverter(typeof(JsonTimestamp))]
     public required DateTimeOffset CreationTime { get; init; }
 
-    /// <summary>Pending, InProgress, Completed, Failed or Deleting.</summary>
-    public required string Status { get; init; }
+    public required AlgorithmStatus Status { get; init; }
 
-    public ImmutableList<AlgorithmStatusItem> ValidationStatuses { get; init; } = [];
+    public ImmutableList<ProfileValidation> Validations { get; init; } = [];
 
     public DescribeAlgorithmOutput Describe() => new()
     {
@@ -25,8 +32,11 @@ public sealed record AlgorithmRecord
         TrainingSpecification = Definition.TrainingSpecification,
         InferenceSpecification = Definition.InferenceSpecification,
         ValidationSpecification = Definition.ValidationSpecification,
-        AlgorithmStatus = Status,
-        AlgorithmStatusDetails = new AlgorithmStatusDetails { ValidationStatuses = [.. ValidationStatuses] },
+        AlgorithmStatus = Status.ToString(),
+        AlgorithmStatusDetails = new AlgorithmStatusDetails
+        {
+            ValidationStatuses = [.. Validations.Select(v => new AlgorithmStatusItem { Name = v.Name, Status = v.Status.ToString(), FailureReason = v.FailureReason })],
+        },
         CertifyForMarketplace = Definition.CertifyForMarketplace ?? false,
     };
 }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using Trainyard.Jobs;
 using Trainyard.Model;
+using Trainyard.Persistence;
 
 namespace Trainyard.Algorithms;
 
@@ -34,11 +35,12 @@ public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobSe
         var record = new AlgorithmRecord
         {
             Name = input.AlgorithmName,
+            Sequence = store.NextSequence(),
             Arn = ArnOf(input.AlgorithmName),
             Definition = input,
             CreationTime = DateTimeOffset.UtcNow,
-            Status = profiles.Count == 0 ? "Completed" : "Pending",
-            ValidationStatuses = [.. profiles.Select(p => new AlgorithmStatusItem { Name = p.ProfileName, Status = "NotStarted" })],
+            Status = profiles.Count == 0 ? AlgorithmStatus.Completed : AlgorithmStatus.Pending,
+            Validations = [.. profiles.Select(p => new ProfileValidation { Name = p.ProfileName, Status = DetailedAlgorithmStatus.NotStarted })],
         };
         if (!store.TryCreate(record))
         {
@@ -59,46 +61,46 @@ public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobSe
     public void Delete(string name)
     {
         var record = Describe(name);
-        if (record.Status is "Pending" or "InProgress")
+        if (!store.Delete(record.Name, a => a.Status is not (AlgorithmStatus.Pending or AlgorithmStatus.InProgress)))
         {
-            throw new ApiValidationException($"The algorithm {record.Name} is being validated ({record.Status}); delete it when validation has ended.");
+            var now = store.Get(record.Name);
+            if (now is not null)
+            {
+                throw new ApiValidationException($"The algorithm {now.Name} is being validated ({now.Status}); delete it when validation has ended.");
+            }
         }
-
-        store.Delete(record.Name);
     }
 
     /// <summary>Runs the profiles concurrently (capacity permitting) and settles the algorithm's status.</summary>
     private async Task ValidateAsync(AlgorithmRecord record)
     {
-        store.Update(record.Name, a => a with { Status = "InProgress" });
+        store.Update(record.Name, a => a with { Status = AlgorithmStatus.InProgress });
         var spec = record.Definition.TrainingSpecification;
         var profiles = record.Definition.ValidationSpecification!.ValidationProfiles;
         var results = await Task.WhenAll(profiles.Select(p => ValidateProfileAsync(record, spec, p))).ConfigureAwait(false);
         store.Update(record.Name, a => a with
         {
-            Status = results.All(r => r.Status == "Completed") ? "Completed" : "Failed",
-            ValidationStatuses = [.. results],
+            Status = results.All(r => r.Status == DetailedAlgorithmStatus.Completed) ? AlgorithmStatus.Completed : AlgorithmStatus.Failed,
         });
-        LogValidated(logger, record.Name, results.Count(r => r.Status == "Completed"), results.Length);
+        LogValidated(logger, record.Name, results.Count(r => r.Status == DetailedAlgorithmStatus.Completed), results.Length);
     }
 
-    private async Task<AlgorithmStatusItem> ValidateProfileAsync(AlgorithmRecord record, TrainingSpecification spec, AlgorithmValidationProfile profile)
+    private async Task<ProfileValidation> ValidateProfileAsync(AlgorithmRecord record, TrainingSpecification spec, AlgorithmValidationProfile profile)
     {
-        void SetStatus(string status, string? reason = null) => store.Update(record.Name, a => a with
+        ProfileValidation SetStatus(DetailedAlgorithmStatus status, string? reason = null, string? jobName = null)
         {
-            ValidationStatuses = a.ValidationStatuses.Select(s => s.Name == profile.ProfileName ? new AlgorithmStatusItem { Name = s.Name, Status = status, FailureReason = reason } : s).ToImmutableList(),
-        });
+            var item = new ProfileValidation { Name = profile.ProfileName, Status = status, FailureReason = reason, JobName = jobName };
+            store.Update(record.Name, a => a with { Validations = a.Validations.Select(s => s.Name == profile.ProfileName ? item with { JobName = jobName ?? s.JobName } : s).ToImmutableList() });
+            return item;
+        }
 
         var definition = profile.TrainingJobDefinition;
         var (problems, hyperParameters) = AlgorithmChecks.CheckJob(record.Name, spec, definition.TrainingInputMode, definition.HyperParameters, definition.InputDataConfig, definition.ResourceConfig);
         if (problems.Count > 0)
         {
-            var reason = "The profile's TrainingJobDefinition does not fit the algorithm: " + string.Join(" ", problems);
-            SetStatus("Failed", reason);
-            return new AlgorithmStatusItem { Name = profile.ProfileName, Status = "Failed", FailureReason = reason };
+            return SetStatus(DetailedAlgorithmStatus.Failed, "The profile's TrainingJobDefinition does not fit the algorithm: " + string.Join(" ", problems));
         }
 
-        SetStatus("InProgress");
         var prefix = $"{record.Name}-{profile.ProfileName}";
         var name = (prefix.Length > 50 ? prefix[..50] : prefix).TrimEnd('-') + "-" + Guid.NewGuid().ToString("N")[..8];
         var request = new CreateTrainingJobRequest
@@ -119,6 +121,7 @@ public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobSe
             Tags = [new Tag { Key = "trainyard:algorithm-validation", Value = record.Name }],
         };
 
+        SetStatus(DetailedAlgorithmStatus.InProgress, jobName: name);
         try
         {
             await jobs.CreateAsync(request, CancellationToken.None).ConfigureAwait(false);
@@ -128,54 +131,22 @@ public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobSe
             }
 
             var job = jobs.Store.Get(name)!;
-            var item = job.Status == JobStatus.Completed
-                ? new AlgorithmStatusItem { Name = profile.ProfileName, Status = "Completed" }
-                : new AlgorithmStatusItem { Name = profile.ProfileName, Status = "Failed", FailureReason = $"Validation training job {name} ended {job.Status}: {job.FailureReason}" };
-            SetStatus(item.Status, item.FailureReason);
-            return item;
+            return job.Status == TrainingJobStatus.Completed
+                ? SetStatus(DetailedAlgorithmStatus.Completed)
+                : SetStatus(DetailedAlgorithmStatus.Failed, $"Validation training job {name} ended {job.Status}: {job.FailureReason}");
         }
         catch (ApiException e)
         {
-            var reason = $"The validation training job could not be created: {e.ErrorType}: {e.Message}";
-            SetStatus("Failed", reason);
-            return new AlgorithmStatusItem { Name = profile.ProfileName, Status = "Failed", FailureReason = reason };
+            return SetStatus(DetailedAlgorithmStatus.Failed, $"The validation training job could not be created: {e.ErrorType}: {e.Message}");
         }
     }
 
-    public (List<AlgorithmRecord> Page, string? NextToken) List(ListAlgorithmsInput input)
-    {
-        var sortBy = input.SortBy ?? "CreationTime";
-        var descending = (input.SortOrder ?? "Ascending") == "Descending";
-        var matching = store.All
-            .Where(a => input.NameContains is null || a.Name.Contains(input.NameContains, StringComparison.OrdinalIgnoreCase))
-            .Where(a => input.CreationTimeAfter is null || a.CreationTime > input.CreationTimeAfter)
-            .Where(a => input.CreationTimeBefore is null || a.CreationTime < input.CreationTimeBefore);
-        var ordered = (sortBy == "Name"
-                ? matching.OrderBy(a => a.Name, StringComparer.Ordinal)
-                : matching.OrderBy(a => a.CreationTime).ThenBy(a => a.Name, StringComparer.Ordinal))
-            .ToList();
-        if (descending)
-        {
-            ordered.Reverse();
-        }
-
-        var start = 0;
-        if (!string.IsNullOrEmpty(input.NextToken))
-        {
-            var at = ordered.FindIndex(a => a.Name == input.NextToken);
-            if (at < 0)
-            {
-                throw new ApiValidationException("The NextToken is not valid for this request.");
-            }
-
-            start = at + 1;
-        }
-
-        var max = input.MaxResults ?? 10;
-        var page = ordered.Skip(start).Take(max).ToList();
-        var next = start + page.Count < ordered.Count && page.Count > 0 ? page[^1].Name : null;
-        return (page, next);
-    }
+    public (List<AlgorithmRecord> Page, string? NextToken) List(ListAlgorithmsInput input) => RecordPages.Page(store,
+        new PageRequest(input.SortBy ?? "CreationTime", input.SortOrder ?? "Ascending", input.MaxResults ?? 10, input.NextToken,
+            $"{input.NameContains}|{input.CreationTimeAfter?.UtcTicks}|{input.CreationTimeBefore?.UtcTicks}"),
+        a => (input.NameContains is null || a.Name.Contains(input.NameContains, StringComparison.OrdinalIgnoreCase))
+            && (input.CreationTimeAfter is null || a.CreationTime > input.CreationTimeAfter)
+            && (input.CreationTimeBefore is null || a.CreationTime < input.CreationTimeBefore));
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Algorithm {Algorithm}: {Passed} of {Total} validation profiles passed")]
     private static partial void LogValidated(ILogger logger, string algorithm, int passed, int total);

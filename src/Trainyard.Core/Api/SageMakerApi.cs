@@ -110,7 +110,7 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
                     CreationTime = j.CreationTime,
                     TrainingEndTime = j.TrainingEndTime,
                     LastModifiedTime = j.LastModifiedTime,
-                    TrainingJobStatus = j.Status,
+                    TrainingJobStatus = j.Status.ToString(),
                 }).ToList();
                 await AwsJsonProtocol.WriteAsync(response, new ListTrainingJobsResponse(summaries, next), TrainyardJsonContext.Default.ListTrainingJobsResponse).ConfigureAwait(false);
                 break;
@@ -173,7 +173,7 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
                     AlgorithmArn = a.Arn,
                     AlgorithmDescription = a.Definition.AlgorithmDescription,
                     CreationTime = a.CreationTime,
-                    AlgorithmStatus = a.Status,
+                    AlgorithmStatus = a.Status.ToString(),
                 }).ToList();
                 await AwsJsonProtocol.WriteAsync(response, new ListAlgorithmsOutput(summaries, next), TrainyardJsonContext.Default.ListAlgorithmsOutput).ConfigureAwait(false);
                 break;
@@ -283,8 +283,8 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
             TrainingJobName = job.Name,
             TrainingJobArn = job.Arn,
             ModelArtifacts = new ModelArtifacts(job.ModelArtifacts ?? JobRunner.ModelArtifactsUri(d)),
-            TrainingJobStatus = job.Status,
-            SecondaryStatus = job.SecondaryStatus,
+            TrainingJobStatus = job.Status.ToString(),
+            SecondaryStatus = job.SecondaryStatus.ToString(),
             FailureReason = job.FailureReason,
             HyperParameters = d.HyperParameters,
             AlgorithmSpecification = d.AlgorithmSpecification with { EnableSageMakerMetricsTimeSeries = d.AlgorithmSpecification.EnableSageMakerMetricsTimeSeries ?? false },
@@ -302,7 +302,7 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
             TrainingStartTime = job.TrainingStartTime,
             TrainingEndTime = job.TrainingEndTime,
             LastModifiedTime = job.LastModifiedTime,
-            SecondaryStatusTransitions = [.. job.Transitions],
+            SecondaryStatusTransitions = [.. job.Transitions.Select(t => new SecondaryStatusTransition { Status = t.Status.ToString(), StartTime = t.StartTime, EndTime = t.EndTime, StatusMessage = t.StatusMessage })],
             FinalMetricDataList = job.FinalMetrics.IsEmpty ? null : [.. job.FinalMetrics],
             EnableNetworkIsolation = d.EnableNetworkIsolation ?? false,
             EnableInterContainerTrafficEncryption = d.EnableInterContainerTrafficEncryption ?? false,

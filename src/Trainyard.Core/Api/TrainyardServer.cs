@@ -68,11 +68,12 @@ public sealed class TrainyardServer : IAsyncDisposable
             k.AddServerHeader = false;
         });
         builder.WebHost.UseUrls($"http://{bindAddress}:{port}");
-        var store = new JobStore(options.DatabasePath);
+        var database = new Persistence.TrainyardDatabase(options.DatabasePath);
         var local = new LocalObjectStore(options.ObjectStoreDirectory);
         IObjectStore objects = objectStore is null ? local : new RoutingObjectStore(objectStore, local);
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(database);
+        builder.Services.AddSingleton(sp => new JobStore(database, sp.GetRequiredService<ILogger<JobStore>>()));
         builder.Services.AddSingleton(objects);
         // Executors register by name; the options pick one, and an unknown name fails at start-up.
         var known = new Dictionary<string, Func<IServiceProvider, IExecutor>>(StringComparer.Ordinal)
@@ -93,7 +94,7 @@ public sealed class TrainyardServer : IAsyncDisposable
         }
 
         builder.Services.AddSingleton(chosen);
-        var algorithms = new Algorithms.AlgorithmStore(options.DatabasePath);
+        var algorithms = new Algorithms.AlgorithmStore(database);
         builder.Services.AddSingleton(algorithms);
         builder.Services.AddSingleton<TrainingJobService>();
         builder.Services.AddSingleton<Algorithms.AlgorithmService>();
@@ -102,6 +103,7 @@ public sealed class TrainyardServer : IAsyncDisposable
         var api = app.Services.GetRequiredService<SageMakerApi>();
         app.Run(api.HandleAsync);
         var jobs = app.Services.GetRequiredService<TrainingJobService>();
+        var store = app.Services.GetRequiredService<JobStore>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var server = new TrainyardServer(app, jobs, store) { Algorithms = app.Services.GetRequiredService<Algorithms.AlgorithmService>() };
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -117,7 +119,6 @@ public sealed class TrainyardServer : IAsyncDisposable
         await _app.StopAsync().ConfigureAwait(false);
         await Jobs.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
-        Store.Dispose();
-        Algorithms.Store.Dispose();
+        Store.Database.Dispose();
     }
 }

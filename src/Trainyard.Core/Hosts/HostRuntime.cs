@@ -35,6 +35,11 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         {
             return await RunCoreAsync(stop).ConfigureAwait(false);
         }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Stopped while preparing: nothing ran yet.
+            return new HostResult { HostName = plan.HostName, Stopped = true };
+        }
         finally
         {
             await UnmountFastFileChannelsAsync().ConfigureAwait(false);

@@ -32,6 +32,7 @@ public sealed partial class JobRunner : IHostEvents
     private DateTimeOffset _lastMetricFlush;
     private readonly Dictionary<string, MetricData> _lastMetrics = new(StringComparer.Ordinal);
     private int _hostCount;
+    private (List<HostPlan> Plans, List<Task<HostResult>> Tasks)? _hosts;
 
     public JobRunner(JobRecord job, JobStore store, IObjectStore objects, IExecutor executor, TrainyardOptions options, ILogger logger)
     {
@@ -81,7 +82,7 @@ public sealed partial class JobRunner : IHostEvents
         var plans = JsonSerializer.Deserialize(await File.ReadAllTextAsync(planFile, CancellationToken.None).ConfigureAwait(false), HostsJsonContext.Default.ListHostPlan)!;
         _hostCount = plans.Count;
         OnLog(plans[0].HostName, $"[trainyard] The server restarted; following the job's hosts again ({executor.Name} {state}).");
-        if (_store.Get(Job.Name) is { Status: JobStatus.Stopping })
+        if (_store.Get(Job.Name) is { Status: TrainingJobStatus.Stopping })
         {
             RequestStop();
         }
@@ -89,6 +90,10 @@ public sealed partial class JobRunner : IHostEvents
         await FollowHostsAsync(plans, executor.Attach(plans, state, this, _stop.Token)).ConfigureAwait(false);
     }).ConfigureAwait(false);
 
+    /// <summary>
+    /// Runs <paramref name="run"/>; an unexpected error in it stops every host the job has (SIGTERM, grace
+    /// period, SIGKILL), still uploads what they left, and fails the job saying what went wrong.
+    /// </summary>
     private async Task GuardAsync(Func<Task> run)
     {
         try
@@ -98,12 +103,25 @@ public sealed partial class JobRunner : IHostEvents
         catch (Exception e)
         {
             LogCrashed(_logger, e, Job.Name);
-            Finish(JobStatus.Failed, SecondaryStatus.Failed, "InternalServerError: " + e.Message, "InternalServerError: " + e.Message);
+            RequestStop();
+            if (_hosts is { } hosts)
+            {
+                await Task.WhenAll(hosts.Tasks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
+                await UploadArtifactsAsync(hosts.Plans).ConfigureAwait(false);
+            }
+
+            Finish(JobEvent.Fail("InternalServerError: " + e.Message));
         }
     }
 
     private async Task RunCoreAsync()
     {
+        // A Stop that came before this runner was registered is in the store.
+        if (_store.Get(Job.Name) is { Status: TrainingJobStatus.Stopping })
+        {
+            RequestStop();
+        }
+
         var definition = Job.Definition;
         List<HostPlan> plans;
         try
@@ -112,13 +130,12 @@ public sealed partial class JobRunner : IHostEvents
         }
         catch (Exception e) when (e is DataPlaneException or ObjectStoreException)
         {
-            var reason = "ClientError: " + e.Message;
-            Finish(JobStatus.Failed, SecondaryStatus.Failed, reason, reason);
+            Finish(JobEvent.Fail("ClientError: " + e.Message));
             return;
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
-            FinishStopped();
+            Finish(JobEvent.Halt);
             return;
         }
 
@@ -126,8 +143,28 @@ public sealed partial class JobRunner : IHostEvents
         await FollowHostsAsync(plans, _executor.Start(plans, this, _stop.Token)).ConfigureAwait(false);
     }
 
-    private async Task FollowHostsAsync(List<HostPlan> plans, IReadOnlyList<Task<HostResult>> tasks)
+    /// <summary>How a host ended, also when its task failed: a stop it acted on, or an error in Trainyard.</summary>
+    private async Task<HostResult> OutcomeAsync(HostPlan plan, Task<HostResult> task)
     {
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            return new HostResult { HostName = plan.HostName, Stopped = true };
+        }
+        catch (Exception e)
+        {
+            LogHostCrashed(_logger, e, Job.Name, plan.HostName);
+            return new HostResult { HostName = plan.HostName, Error = $"InternalServerError: the host runtime of {plan.HostName} failed: {e.Message}" };
+        }
+    }
+
+    private async Task FollowHostsAsync(List<HostPlan> plans, IReadOnlyList<Task<HostResult>> started)
+    {
+        var tasks = plans.Zip(started, OutcomeAsync).ToList();
+        _hosts = (plans, tasks);
         var definition = Job.Definition;
         var elapsed = DateTimeOffset.UtcNow - (_store.Get(Job.Name)?.TrainingStartTime ?? DateTimeOffset.UtcNow);
         var maxRuntime = TimeSpan.FromSeconds(definition.StoppingCondition.MaxRuntimeInSeconds ?? 86400) - elapsed;
@@ -164,28 +201,16 @@ public sealed partial class JobRunner : IHostEvents
 
         if (failure is null && current.StopReason is null)
         {
-            Transition(JobStatus.InProgress, SecondaryStatus.Uploading, SecondaryStatus.UploadingMessage);
+            _store.Apply(Job.Name, JobEvent.Upload);
         }
 
         var uploadError = await UploadArtifactsAsync(plans).ConfigureAwait(false);
         CleanUp(plans);
         current = _store.Get(Job.Name)!;
-        if (current.StopReason is not null)
-        {
-            FinishStopped();
-        }
-        else if (failure is not null)
-        {
-            Finish(JobStatus.Failed, SecondaryStatus.Failed, failure, failure);
-        }
-        else if (uploadError is not null)
-        {
-            Finish(JobStatus.Failed, SecondaryStatus.Failed, uploadError, uploadError);
-        }
-        else
-        {
-            Finish(JobStatus.Completed, SecondaryStatus.Completed, SecondaryStatus.CompletedMessage, null);
-        }
+        Finish(current.StopReason is not null ? JobEvent.Halt
+            : failure is not null ? JobEvent.Fail(failure)
+            : uploadError is not null ? JobEvent.Fail(uploadError)
+            : JobEvent.Complete);
     }
 
     private static string FailureReason(IReadOnlyList<HostResult> failed)
@@ -213,7 +238,7 @@ public sealed partial class JobRunner : IHostEvents
             reason = $"AlgorithmError: {first.HostName} stopped before training";
         }
 
-        return reason.Length <= 1024 ? reason : reason[..1021] + "...";
+        return reason;
     }
 
     private async Task<List<HostPlan>> PlanAsync(CreateTrainingJobRequest definition, CancellationToken cancellationToken)
@@ -345,33 +370,16 @@ public sealed partial class JobRunner : IHostEvents
 
     private void OnMaxRuntime()
     {
-        var now = DateTimeOffset.UtcNow;
-        var changed = _store.Update(Job.Name, j => j.Status == JobStatus.InProgress
-            ? j.WithStatus(JobStatus.Stopping, SecondaryStatus.Stopping, SecondaryStatus.StoppingMessage, now) with { StopReason = SecondaryStatus.MaxRuntimeExceeded }
-            : null);
-        if (changed is not null)
+        if (_store.Apply(Job.Name, JobEvent.TimeOut) is not null)
         {
             OnLog("algo-1", "[trainyard] MaxRuntimeInSeconds exceeded: stopping the job.");
             RequestStop();
         }
     }
 
-    private void FinishStopped()
+    /// <summary>Ends the job with <paramref name="end"/>, recording its artifacts and final metrics.</summary>
+    private void Finish(JobEvent end)
     {
-        var current = _store.Get(Job.Name)!;
-        if (current.StopReason == SecondaryStatus.MaxRuntimeExceeded)
-        {
-            Finish(JobStatus.Stopped, SecondaryStatus.MaxRuntimeExceeded, SecondaryStatus.MaxRuntimeExceededMessage, null);
-        }
-        else
-        {
-            Finish(JobStatus.Stopped, SecondaryStatus.Stopped, SecondaryStatus.StoppedMessage, null);
-        }
-    }
-
-    private void Finish(string status, string secondary, string message, string? failureReason)
-    {
-        var now = DateTimeOffset.UtcNow;
         List<MetricData> metrics;
         lock (_gate)
         {
@@ -380,23 +388,12 @@ public sealed partial class JobRunner : IHostEvents
             _metricSeries = null;
         }
 
-        _store.Update(Job.Name, j => j.IsTerminal ? null : j.WithStatus(status, secondary, message, now) with
+        _store.Apply(Job.Name, end, j => j with
         {
-            FailureReason = failureReason,
-            TrainingEndTime = now,
-            TrainingStartTime = j.TrainingStartTime ?? now,
             ModelArtifacts = ModelArtifactsUri(j.Definition),
             FinalMetrics = [.. metrics],
         });
         _stop.Dispose();
-    }
-
-    private void Transition(string status, string secondary, string message)
-    {
-        var now = DateTimeOffset.UtcNow;
-        _store.Update(Job.Name, j => j.Status == JobStatus.InProgress && j.SecondaryStatus != secondary
-            ? j.WithStatus(status, secondary, message, now) with { TrainingStartTime = j.TrainingStartTime ?? (secondary == SecondaryStatus.Downloading ? now : null) }
-            : null);
     }
 
     void IHostEvents.OnPhase(string host, HostPhase phase)
@@ -416,12 +413,12 @@ public sealed partial class JobRunner : IHostEvents
 
         if (downloading)
         {
-            Transition(JobStatus.InProgress, SecondaryStatus.Downloading, SecondaryStatus.DownloadingMessage);
+            _store.Apply(Job.Name, JobEvent.Download);
         }
 
         if (training)
         {
-            Transition(JobStatus.InProgress, SecondaryStatus.Training, SecondaryStatus.TrainingMessage);
+            _store.Apply(Job.Name, JobEvent.Train);
         }
     }
 
@@ -491,6 +488,9 @@ public sealed partial class JobRunner : IHostEvents
 
     void IHostEvents.OnProgress(string host, long bytesDone, long bytesTotal, int objectsDone, int objectsTotal) =>
         Progress?.Invoke(host, bytesDone, bytesTotal, objectsDone, objectsTotal);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "Job {Job}: the host runtime of {Host} failed")]
+    private static partial void LogHostCrashed(ILogger logger, Exception exception, string job, string host);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "Job {Job} failed inside Trainyard")]
     private static partial void LogCrashed(ILogger logger, Exception exception, string job);

@@ -2,7 +2,6 @@ using System.Text.Json.Serialization;
 
 namespace Trainyard.Jobs;
 
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(JobState))]
-[JsonSerializable(typeof(PageToken))]
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(JobRecord))]
 internal sealed partial class JobsJsonContext : JsonSerializerContext;

@@ -15,7 +15,7 @@ namespace Trainyard.Jobs;
 /// </summary>
 public sealed partial class TrainingJobService : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<string, (JobRunner Runner, Task Task)> _running = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, RunningJob> _running = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILogger _logger;
     private readonly Lock _capacityGate = new();
     private int _instancesInUse;
@@ -69,7 +69,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             {
                 errors.Add($"Algorithm '{spec.AlgorithmName}' does not exist.");
             }
-            else if (algorithm.Status != "Completed")
+            else if (algorithm.Status != Trainyard.Algorithms.AlgorithmStatus.Completed)
             {
                 errors.Add($"Algorithm '{algorithm.Name}' is {algorithm.Status}; only a Completed algorithm can train (see DescribeAlgorithm's AlgorithmStatusDetails).");
             }
@@ -198,20 +198,20 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         }
 
         var now = DateTimeOffset.UtcNow;
-        var job = new JobRecord
+        var job = JobStateMachine.Start(new JobRecord
         {
             Name = request.TrainingJobName,
             Arn = ArnOf(request.TrainingJobName),
             Sequence = Store.NextSequence(),
             Definition = request,
             DefinitionJson = JsonSerializer.Serialize(request, TrainyardJsonContext.Default.CreateTrainingJobRequest),
-            Status = JobStatus.InProgress,
+            Status = TrainingJobStatus.InProgress,
             SecondaryStatus = SecondaryStatus.Starting,
             CreationTime = now,
             LastModifiedTime = now,
             Tags = [.. request.Tags ?? []],
             ImagePath = imagePath!,
-        }.WithStatus(JobStatus.InProgress, SecondaryStatus.Starting, SecondaryStatus.StartingMessage, now);
+        }, now);
 
         if (!Store.TryCreate(job))
         {
@@ -219,22 +219,34 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             throw new ResourceInUseException($"Training job names must be unique within an AWS account and region, and a training job with this name already exists ({ArnOf(request.TrainingJobName)})");
         }
 
+        Launch(job, instances, runner => runner.RunAsync());
+        return job;
+    }
+
+    /// <summary>
+    /// Runs a job's runner. It is registered before it starts, so that a Stop from now on reaches it (a Stop
+    /// that came before is in the store, and the runner reads it when it starts), and it is removed when it
+    /// ends — only that entry, never a later one for the same name.
+    /// </summary>
+    private void Launch(JobRecord job, int instances, Func<JobRunner, Task> run)
+    {
         var runner = new JobRunner(job, Store, Objects, Executor, Options, _logger);
-        var task = Task.Run(async () =>
+        var entry = new RunningJob(runner);
+        _running[job.Name] = entry;
+        RunnerStarted?.Invoke(runner);
+        _ = Task.Run(async () =>
         {
             try
             {
-                await runner.RunAsync().ConfigureAwait(false);
+                await run(runner).ConfigureAwait(false);
             }
             finally
             {
-                _running.TryRemove(job.Name, out _);
+                _running.TryRemove(KeyValuePair.Create(job.Name, entry));
                 Release(instances);
+                entry.Ended.TrySetResult();
             }
         }, CancellationToken.None);
-        _running[job.Name] = (runner, task);
-        RunnerStarted?.Invoke(runner);
-        return job;
     }
 
     private void Release(int instances)
@@ -256,10 +268,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             throw new ApiValidationException($"The training job {job.Name} has already ended with status {job.Status}; only an InProgress job can be stopped.");
         }
 
-        var now = DateTimeOffset.UtcNow;
-        Store.Update(name, j => j.Status == JobStatus.InProgress
-            ? j.WithStatus(JobStatus.Stopping, SecondaryStatus.Stopping, SecondaryStatus.StoppingMessage, now) with { StopReason = SecondaryStatus.Stopped }
-            : null);
+        Store.Apply(name, JobEvent.Stop);
         Runner(name)?.RequestStop();
     }
 
@@ -306,7 +315,6 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     /// </summary>
     private void RecoverInterruptedJobs()
     {
-        var now = DateTimeOffset.UtcNow;
         foreach (var job in Store.All.Where(j => !j.IsTerminal).ToList())
         {
             if (Executor is IReattachingExecutor reattaching && job.ExecutorName == Executor.Name && job.ExecutorState is { } state
@@ -318,30 +326,13 @@ public sealed partial class TrainingJobService : IAsyncDisposable
                     _instancesInUse += instances;
                 }
 
-                var runner = new JobRunner(job, Store, Objects, Executor, Options, _logger);
-                var task = Task.Run(async () =>
-                {
-                    try
-                    {
-                        await runner.ResumeAsync(reattaching, state).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        _running.TryRemove(job.Name, out _);
-                        Release(instances);
-                    }
-                }, CancellationToken.None);
-                _running[job.Name] = (runner, task);
+                Launch(job, instances, runner => runner.ResumeAsync(reattaching, state));
                 LogResumed(_logger, job.Name, Executor.Name, state);
                 continue;
             }
 
             var reason = $"InternalServerError: the Trainyard server stopped while this job was {job.SecondaryStatus}; its hosts were ended with it. Jobs on the local executor are not reattached after a restart: create the job again.";
-            Store.Update(job.Name, j => j.IsTerminal ? null : j.WithStatus(JobStatus.Failed, SecondaryStatus.Failed, reason, now) with
-            {
-                FailureReason = reason,
-                TrainingEndTime = now,
-            });
+            Store.Apply(job.Name, JobEvent.Fail(reason));
             LogRecovered(_logger, job.Name, job.SecondaryStatus);
 
             // FastFile mounts of its hosts, if their watchdogs died with the server.
@@ -369,7 +360,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             }
         }
 
-        await Task.WhenAll(_running.Values.Select(r => r.Task)).ConfigureAwait(false);
+        await Task.WhenAll(_running.Values.Select(r => r.Ended.Task)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -390,5 +381,5 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     private static partial void LogResumed(ILogger logger, string job, string executor, string state);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Job {Job} was {Phase} when the server stopped; it is marked Failed")]
-    private static partial void LogRecovered(ILogger logger, string job, string phase);
+    private static partial void LogRecovered(ILogger logger, string job, SecondaryStatus phase);
 }

@@ -133,7 +133,7 @@ internal static class JobsCommand
                 try
                 {
                     var d = await client.DescribeTrainingJobAsync(job, token).ConfigureAwait(false);
-                    return JobStatus.IsTerminal(d.TrainingJobStatus);
+                    return RunCommand.IsTerminal(d.TrainingJobStatus);
                 }
                 catch (HttpRequestException)
                 {

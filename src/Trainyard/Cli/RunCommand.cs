@@ -42,7 +42,7 @@ internal static class RunCommand
         var jobName = System.Text.Json.Nodes.JsonNode.Parse(requestJson)!["TrainingJobName"]!.GetValue<string>();
         var done = new TaskCompletionSource<JobRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
         var printLock = new Lock();
-        var lastSecondary = "";
+        SecondaryStatus? lastSecondary = null;
         var hosts = 1;
         var lastProgress = DateTime.MinValue;
 
@@ -58,8 +58,7 @@ internal static class RunCommand
                 if (record.SecondaryStatus != lastSecondary)
                 {
                     lastSecondary = record.SecondaryStatus;
-                    var message = record.Transitions.LastOrDefault()?.StatusMessage ?? "";
-                    console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] [bold]{Markup.Escape(record.Status)}[/] - [blue]{Markup.Escape(record.SecondaryStatus)}[/] {Markup.Escape(message)}");
+                    console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] [bold]{record.Status}[/] - [blue]{record.SecondaryStatus}[/] {Markup.Escape(record.StatusMessage)}");
                 }
             }
 
@@ -141,7 +140,7 @@ internal static class RunCommand
 
             var final = await done.Task.ConfigureAwait(false);
             PrintSummary(console, final, options);
-            return final.Status == JobStatus.Completed ? 0 : 1;
+            return final.Status == TrainingJobStatus.Completed ? 0 : 1;
         }
         finally
         {
@@ -183,7 +182,7 @@ internal static class RunCommand
             var logs = LogFollower.RunAsync(Path.Combine(options.JobDirectory(jobName), "logs"), jobName, follow: true, async ct =>
             {
                 var d = await client.DescribeTrainingJobAsync(jobName, ct).ConfigureAwait(false);
-                return JobStatus.IsTerminal(d.TrainingJobStatus);
+                return IsTerminal(d.TrainingJobStatus);
             }, CancellationToken.None);
             var last = "";
             DescribeTrainingJobResponse job;
@@ -196,7 +195,7 @@ internal static class RunCommand
                     console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] [bold]{Markup.Escape(job.TrainingJobStatus)}[/] - [blue]{Markup.Escape(job.SecondaryStatus)}[/] {Markup.Escape(job.SecondaryStatusTransitions?.LastOrDefault()?.StatusMessage ?? "")}");
                 }
 
-                if (JobStatus.IsTerminal(job.TrainingJobStatus))
+                if (IsTerminal(job.TrainingJobStatus))
                 {
                     break;
                 }
@@ -217,13 +216,16 @@ internal static class RunCommand
             }
 
             console.MarkupLine($"Model artifacts: {Markup.Escape(job.ModelArtifacts.S3ModelArtifacts)}");
-            return job.TrainingJobStatus == JobStatus.Completed ? 0 : 1;
+            return job.TrainingJobStatus == nameof(TrainingJobStatus.Completed) ? 0 : 1;
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
     }
+
+    /// <summary>Whether a TrainingJobStatus the API answered is an end.</summary>
+    internal static bool IsTerminal(string status) => Enum.TryParse<TrainingJobStatus>(status, out var s) && JobStateMachine.IsTerminal(s);
 
     private static string ProgressBar(string host, long bytes, long total, int n, int count)
     {
@@ -236,8 +238,8 @@ internal static class RunCommand
 
     private static void PrintSummary(IAnsiConsole console, JobRecord job, TrainyardOptions options)
     {
-        var color = job.Status == JobStatus.Completed ? "green" : job.Status == JobStatus.Stopped ? "yellow" : "red";
-        console.MarkupLine($"[{color} bold]{Markup.Escape(job.Status)}[/] {Markup.Escape(job.Name)}");
+        var color = job.Status == TrainingJobStatus.Completed ? "green" : job.Status == TrainingJobStatus.Stopped ? "yellow" : "red";
+        console.MarkupLine($"[{color} bold]{job.Status}[/] {Markup.Escape(job.Name)}");
         if (job.FailureReason is not null)
         {
             console.MarkupLine($"[red]FailureReason:[/] {Markup.Escape(job.FailureReason)}");

@@ -29,7 +29,7 @@ public sealed class CheckpointTests
         // Uploaded while the algorithm still runs.
         var uploaded = Path.Combine(server.Objects, "ckpts", "run-1", "epoch-1.txt");
         await Poll.UntilAsync(() => File.Exists(uploaded), TimeSpan.FromSeconds(20), "the checkpoint to be uploaded while training");
-        Assert.Equal("InProgress", server.Server.Store.Get(first)!.Status);
+        Assert.Equal(Trainyard.Jobs.TrainingJobStatus.InProgress, server.Server.Store.Get(first)!.Status);
         Assert.Equal("weights after epoch 1\n", File.ReadAllText(uploaded));
         await Poll.UntilAsync(() => File.Exists(Path.Combine(server.Objects, "ckpts", "run-1", "sub", "state.bin")), TimeSpan.FromSeconds(20), "the nested checkpoint");
 

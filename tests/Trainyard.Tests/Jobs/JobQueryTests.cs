@@ -5,7 +5,7 @@ namespace Trainyard.Tests.Jobs;
 
 public sealed class JobQueryTests
 {
-    private static JobRecord Job(string name, int minute, string status = "Completed") => new()
+    private static JobRecord Job(string name, int minute, TrainingJobStatus status = TrainingJobStatus.Completed) => new()
     {
         Name = name,
         Arn = "arn:aws:sagemaker:us-east-1:000000000000:training-job/" + name,
@@ -14,7 +14,7 @@ public sealed class JobQueryTests
         ImagePath = "/x",
         DefinitionJson = "{}",
         Status = status,
-        SecondaryStatus = status,
+        SecondaryStatus = status == TrainingJobStatus.Completed ? SecondaryStatus.Completed : SecondaryStatus.Failed,
         CreationTime = new DateTimeOffset(2026, 1, 1, 0, minute, 0, TimeSpan.Zero),
         LastModifiedTime = new DateTimeOffset(2026, 1, 1, 0, minute, 30, TimeSpan.Zero),
     };
@@ -43,7 +43,7 @@ public sealed class JobQueryTests
     [Fact]
     public void List_FiltersAndSorts()
     {
-        var jobs = new[] { Job("b-one", 1, "Failed"), Job("a-two", 2), Job("c-three", 3, "Failed") };
+        var jobs = new[] { Job("b-one", 1, TrainingJobStatus.Failed), Job("a-two", 2), Job("c-three", 3, TrainingJobStatus.Failed) };
         var (failed, _) = JobQuery.List(jobs, new ListTrainingJobsRequest { StatusEquals = "Failed", SortBy = "Name", SortOrder = "Ascending" });
         Assert.Equal(["b-one", "c-three"], failed.Select(j => j.Name));
         var (named, _) = JobQuery.List(jobs, new ListTrainingJobsRequest { NameContains = "TWO" });

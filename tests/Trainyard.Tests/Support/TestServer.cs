@@ -91,7 +91,7 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     public async Task WaitForSecondaryAsync(string name, string secondary, TimeSpan? timeout = null) =>
-        await Poll.UntilAsync(() => Server.Store.Get(name)?.SecondaryStatus == secondary, timeout ?? TimeSpan.FromSeconds(30), $"job {name} to reach {secondary}");
+        await Poll.UntilAsync(() => Server.Store.Get(name)?.SecondaryStatus.ToString() == secondary, timeout ?? TimeSpan.FromSeconds(30), $"job {name} to reach {secondary}");
 
     public string LogOf(string name)
     {
