@@ -111,11 +111,11 @@ internal static class AlgorithmBench
             var done = server.Store.Get("metrics")!;
             var training = done.Transitions.First(t => t.Status == SecondaryStatus.Training).StartTime;
             var seconds = (done.Transitions.First(t => t.Status == SecondaryStatus.Uploading).StartTime - training).TotalSeconds;
-            var logged = File.ReadLines(Directory.GetFiles(Path.Combine(server.Jobs.Options.JobDirectory("metrics"), "logs"))[0]).Count(l => !l.StartsWith("[trainyard]", StringComparison.Ordinal) && !l.StartsWith("wrote", StringComparison.Ordinal));
+            var logged = File.ReadLines(Directory.GetFiles(Path.Combine(server.Jobs.Options.JobDirectory("metrics"), "logs"), "*.log")[0]).Count(l => !l.StartsWith("[trainyard]", StringComparison.Ordinal) && !l.StartsWith("wrote", StringComparison.Ordinal));
             var points = File.ReadLines(Path.Combine(server.Jobs.Options.JobDirectory("metrics"), "metrics.jsonl")).Count();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"metrics: {lines} lines ({lines / 10} metric points, 10 definitions) through the host log pipeline in {seconds:F2} s = {lines / seconds:F0} lines/s; logged {logged}, points {points}, status {done.Status}"));
-            Console.WriteLine(File.ReadLines(Directory.GetFiles(Path.Combine(server.Jobs.Options.JobDirectory("metrics"), "logs"))[0]).First(l => l.StartsWith("wrote", StringComparison.Ordinal)));
+            Console.WriteLine(File.ReadLines(Directory.GetFiles(Path.Combine(server.Jobs.Options.JobDirectory("metrics"), "logs"), "*.log")[0]).First(l => l.StartsWith("wrote", StringComparison.Ordinal)));
         }
         finally
         {

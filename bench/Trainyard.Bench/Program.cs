@@ -15,6 +15,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["s3-upload"] = a => S3UploadBenchmark.RunAsync(BenchOptions.Parse(a)),
     ["fastfile"] = FastFileBench.RunAsync,
     ["md5"] = Md5Bench.RunAsync,
+    ["logs"] = LogsBench.RunAsync,
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))

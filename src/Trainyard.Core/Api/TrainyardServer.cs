@@ -99,9 +99,11 @@ public sealed class TrainyardServer : IAsyncDisposable
         builder.Services.AddSingleton<TrainingJobService>();
         builder.Services.AddSingleton<Algorithms.AlgorithmService>();
         builder.Services.AddSingleton<SageMakerApi>();
+        builder.Services.AddSingleton<CloudWatchLogs.CloudWatchLogsApi>();
+        builder.Services.AddSingleton<AwsEndpoint>();
         var app = builder.Build();
-        var api = app.Services.GetRequiredService<SageMakerApi>();
-        app.Run(api.HandleAsync);
+        var endpoint = app.Services.GetRequiredService<AwsEndpoint>();
+        app.Run(endpoint.HandleAsync);
         var jobs = app.Services.GetRequiredService<TrainingJobService>();
         var store = app.Services.GetRequiredService<JobStore>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Trainyard.DataPlane;
 using Trainyard.DataPlane.Pipe;
 using Trainyard.Interop;
+using Trainyard.Logs;
 using Trainyard.Storage;
 
 namespace Trainyard.Hosts;
@@ -16,8 +17,7 @@ namespace Trainyard.Hosts;
 /// </summary>
 public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHostEvents events, ILogger logger)
 {
-    private readonly Lock _logLock = new();
-    private StreamWriter? _log;
+    private LogStreamWriter? _log;
 
     /// <summary>
     /// Runs the host to its end. Cancelling <paramref name="stop"/> asks the host to stop: before
@@ -26,11 +26,8 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
     /// </summary>
     public async Task<HostResult> RunAsync(CancellationToken stop)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(plan.LogPath)!);
-        _log = new StreamWriter(new FileStream(plan.LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096))
-        {
-            AutoFlush = true,
-        };
+        // The host's log stream: every line with the millisecond it arrived (CloudWatch Logs reads it).
+        _log = new LogStreamWriter(plan.LogPath);
         try
         {
             return await RunCoreAsync(stop).ConfigureAwait(false);
@@ -43,11 +40,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         finally
         {
             await UnmountFastFileChannelsAsync().ConfigureAwait(false);
-            lock (_logLock)
-            {
-                _log.Dispose();
-                _log = null;
-            }
+            _log.Dispose();
         }
     }
 
@@ -296,11 +289,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
 
     private void Line(string line)
     {
-        lock (_logLock)
-        {
-            _log?.WriteLine(line);
-        }
-
+        _log?.Write(line);
         events.OnLog(plan.HostName, line);
     }
 

@@ -5,13 +5,14 @@ using System.Text.RegularExpressions;
 namespace Trainyard.Model;
 
 /// <summary>
-/// The SageMaker service model (botocore's data, cut down to the operations Trainyard serves), loaded
-/// once from the embedded resource, with the members newer SDKs send merged in. It is the source of
-/// truth for member names and constraints: validation walks it instead of repeating it in code.
+/// A service model (botocore's data, cut down to the operations Trainyard serves), loaded once from an
+/// embedded resource: SageMaker's with the members newer SDKs send merged in, and CloudWatch Logs',
+/// CloudWatch's and STS's as they are. It is the source of truth for member names and constraints:
+/// validation walks it instead of repeating it in code.
 /// </summary>
 public sealed class ServiceModel
 {
-    private static readonly Lazy<ServiceModel> LazyInstance = new(Load);
+    private static readonly Lazy<ServiceModel> LazyInstance = new(() => Load("sagemaker-training-api.json", "service-model-additions.json"));
 
     private ServiceModel(FrozenDictionary<string, Shape> shapes, FrozenDictionary<string, Operation> operations)
     {
@@ -19,7 +20,7 @@ public sealed class ServiceModel
         Operations = operations;
     }
 
-    /// <summary>The embedded model.</summary>
+    /// <summary>The embedded SageMaker model.</summary>
     public static ServiceModel Instance => LazyInstance.Value;
 
     public FrozenDictionary<string, Shape> Shapes { get; }
@@ -28,10 +29,11 @@ public sealed class ServiceModel
 
     public Shape this[string name] => Shapes[name];
 
-    private static ServiceModel Load()
+    /// <summary>Loads the embedded model <paramref name="resource"/> (e.g. <c>logs-api.json</c>), with <paramref name="additionsResource"/> merged in.</summary>
+    public static ServiceModel Load(string resource, string? additionsResource = null)
     {
-        using var model = JsonDocument.Parse(ReadResource("sagemaker-training-api.json"));
-        using var additions = JsonDocument.Parse(ReadResource("service-model-additions.json"));
+        using var model = JsonDocument.Parse(ReadResource(resource));
+        using var additions = JsonDocument.Parse(additionsResource is null ? "{\"shapes\":{},\"members\":{},\"patterns\":{}}" : ReadResource(additionsResource));
 
         var raw = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         foreach (var p in model.RootElement.GetProperty("shapes").EnumerateObject())

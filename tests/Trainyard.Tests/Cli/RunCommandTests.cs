@@ -68,7 +68,7 @@ public sealed class RunCommandTests
         Assert.True(logs.ExitCode == 0, logs.Stderr);
         Assert.Contains("line one", logs.Stdout, StringComparison.Ordinal);
         Assert.Contains("line two", logs.Stdout, StringComparison.Ordinal);
-        Assert.Single(Directory.GetFiles(Path.Combine(server.Options.JobDirectory(name), "logs")), f => Path.GetFileName(f).StartsWith("algo-1-", StringComparison.Ordinal));
+        Assert.Single(Directory.GetFiles(Path.Combine(server.Options.JobDirectory(name), "logs"), "*.log"), f => Path.GetFileName(f).StartsWith("algo-1-", StringComparison.Ordinal));
 
         var help = await TrainyardCli.RunAsync(dir.Path, "--help");
         Assert.Contains("serve", help.Stdout, StringComparison.Ordinal);

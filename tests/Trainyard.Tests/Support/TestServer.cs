@@ -96,7 +96,7 @@ public sealed class TestServer : IAsyncDisposable
     public string LogOf(string name)
     {
         var dir = Path.Combine(Options.JobDirectory(name), "logs");
-        return Directory.Exists(dir) ? string.Join("\n", Directory.GetFiles(dir).Order().Select(File.ReadAllText)) : "";
+        return Directory.Exists(dir) ? string.Join("\n", Directory.GetFiles(dir, "*.log").Order().Select(File.ReadAllText)) : "";
     }
 
     public async ValueTask DisposeAsync()
