@@ -9,15 +9,19 @@ public sealed class CloudWatchLogsTests
 {
     private const string Group = "/aws/sagemaker/TrainingJobs";
 
-    /// <summary>Prints <c>first</c> lines at once, waits, then the rest: many lines share a millisecond.</summary>
-    private static string Printer(int first, int total, double pause = 1.5) => $$"""
+    /// <summary>Prints <c>first</c> lines at once, waits (a pause, or until the test creates <c>go</c> in the config directory), then the rest.</summary>
+    private static string Printer(int first, int total, double pause = 1.5, bool waitForGo = false) => $$"""
         #!/usr/bin/python3
         import os, sys, time
         host = os.environ["SM_CURRENT_HOST"]
         for i in range({{first}}):
             print(f"{host} line {i}")
         sys.stdout.flush()
-        time.sleep({{pause.ToString(System.Globalization.CultureInfo.InvariantCulture)}})
+        if {{(waitForGo ? "True" : "False")}}:
+            while not os.path.exists(os.path.join(os.environ["SM_INPUT_CONFIG_DIR"], "go")):
+                time.sleep(0.05)
+        else:
+            time.sleep({{pause.ToString(System.Globalization.CultureInfo.InvariantCulture)}})
         for i in range({{first}}, {{total}}):
             print(f"{host} line {i}" + (" ERROR" if i % 100 == 7 else ""))
         sys.stdout.flush()
@@ -38,19 +42,21 @@ public sealed class CloudWatchLogsTests
     /// The SageMaker Python SDK's log tail, as sagemaker.session._flush_log_streams and sagemaker.logs run it:
     /// DescribeLogStreams once per round, then per stream GetLogEvents from the last millisecond seen with
     /// startFromHead, paging until an empty page and skipping the events already seen at that millisecond.
-    /// Rounds repeat while the job runs; every line must arrive exactly once and in order.
+    /// Rounds repeat while the job runs (the hosts write their second half only after the first round has
+    /// read the first); every line must arrive exactly once and in order.
     /// </summary>
     [Fact]
     public async Task SdkLogTail_WhileTwoHostsWrite_EveryLineExactlyOnceInOrder()
     {
         await using var server = await TestServer.StartAsync();
         using var dir = new TempDirectory();
-        var name = await StartJobAsync(server, dir, Printer(12_000, 24_000, pause: 4), instances: 2);
+        var name = await StartJobAsync(server, dir, Printer(12_000, 24_000, waitForGo: true), instances: 2);
+        var go = string.Join(",", new[] { "algo-1", "algo-2" }.Select(h => Path.Combine(server.Options.JobDirectory(name), "hosts", h, "input", "config", "go")));
 
         const string script = """
             import boto3, collections, json, os, sys, time
             Position = collections.namedtuple("Position", ["timestamp", "skip"])
-            job, count = sys.argv[1], int(sys.argv[2])
+            job, count, go = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
             endpoint = os.environ["ENDPOINT"]
             sm = boto3.client("sagemaker", endpoint_url=endpoint)
             client = boto3.client("logs", endpoint_url=endpoint)
@@ -83,9 +89,10 @@ public sealed class CloudWatchLogsTests
                     yield (i, events[i])
                     events[i] = next(iters[i], None)
 
-            positions, seen, rounds, tokens = {}, collections.defaultdict(list), 0, 0
-            while True:
-                done = sm.describe_training_job(TrainingJobName=job)["TrainingJobStatus"] != "InProgress"
+            positions, seen, rounds, tokens, released = {}, collections.defaultdict(list), 0, 0, False
+
+            def one_round():
+                global tokens
                 streams = client.describe_log_streams(logGroupName=group, logStreamNamePrefix=job + "/",
                     orderBy="LogStreamName", limit=min(count, 50))
                 tokens += "nextToken" in streams
@@ -99,13 +106,23 @@ public sealed class CloudWatchLogsTests
                         positions[names[idx]] = Position(timestamp=ts, skip=skip + 1)
                     else:
                         positions[names[idx]] = Position(timestamp=event["timestamp"], skip=1)
+
+            while True:
+                done = sm.describe_training_job(TrainingJobName=job)["TrainingJobStatus"] != "InProgress"
+                one_round()
                 rounds += 1
+                written = sum(1 for lines in seen.values() for l in lines if " line " in l)
+                if not released and written >= 2 * 12000:
+                    # Both hosts wrote their first half and we read it: let them write the rest while we tail.
+                    for path in go:
+                        open(path, "w").close()
+                    released = True
                 if done:
                     break
                 time.sleep(0.3)
             print(json.dumps({"rounds": rounds, "tokens": tokens, "streams": sorted(seen), "lines": seen}))
             """;
-        var result = await Boto3.JsonAsync(server.Address, script, name, "2");
+        var result = await Boto3.JsonAsync(server.Address, script, name, "2", go);
         Assert.Equal(0, result["tokens"]!.GetValue<int>());
         Assert.True(result["rounds"]!.GetValue<int>() >= 2, "the tail should have polled while the job ran");
         var streams = result["streams"]!.AsArray().Select(s => s!.GetValue<string>()).ToList();
