@@ -25,8 +25,11 @@ public sealed record TrainyardOptions
     /// <summary>Image names (an ECR URI, say) mapped to local algorithm paths.</summary>
     public IReadOnlyDictionary<string, string> Images { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>Instances (hosts) that may run at once; a job that would exceed it gets ResourceLimitExceeded.</summary>
+    /// <summary>Instances (hosts) that may run at once; jobs beyond it wait in the queue (one that never fits gets ResourceLimitExceeded).</summary>
     public int MaxInstances { get; init; } = 64;
+
+    /// <summary>Instances of one type that may run at once (<c>--capacity ml.m5.large=4</c>); types not named are bounded by <see cref="MaxInstances"/> only.</summary>
+    public IReadOnlyDictionary<string, int> Capacity { get; init; } = new Dictionary<string, int>();
 
     /// <summary>Run hosts in bubblewrap when it is installed.</summary>
     public bool Sandbox { get; init; } = true;

@@ -140,6 +140,9 @@ public sealed partial class JobRunner : IHostEvents
         }
 
         _hostCount = plans.Count;
+
+        // From here on hosts may run: a restarted server follows them again, or says they were lost.
+        _store.Update(Job.Name, j => j with { ExecutorName = _executor.Name });
         await FollowHostsAsync(plans, _executor.Start(plans, this, _stop.Token)).ConfigureAwait(false);
     }
 

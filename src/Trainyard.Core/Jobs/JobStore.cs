@@ -16,9 +16,15 @@ public sealed partial class JobStore(TrainyardDatabase db, ILogger? logger = nul
     /// Applies <paramref name="e"/> to the job if its current status allows it (compare-and-set), with
     /// <paramref name="also"/> setting other members of the new record (artifacts, metrics). Returns the
     /// stored record, or null when the event was refused (logged, nothing changed) or there is no such job.
+    /// With <paramref name="when"/>, the event applies only to a job in that state (checked under its lock).
     /// </summary>
-    public JobRecord? Apply(string name, JobEvent e, Func<JobRecord, JobRecord>? also = null) => Change(name, current =>
+    public JobRecord? Apply(string name, JobEvent e, Func<JobRecord, JobRecord>? also = null, Func<JobRecord, bool>? when = null) => Change(name, current =>
     {
+        if (when is not null && !when(current))
+        {
+            return null;
+        }
+
         if (!JobStateMachine.TryApply(current, e, DateTimeOffset.UtcNow, out var next, out var refusal))
         {
             LogRefused(_logger, current.Name, e.ToString(), current.SecondaryStatus, refusal!);

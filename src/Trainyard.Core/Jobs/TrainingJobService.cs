@@ -17,8 +17,8 @@ public sealed partial class TrainingJobService : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, RunningJob> _running = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILogger _logger;
-    private readonly Lock _capacityGate = new();
-    private int _instancesInUse;
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly Task _schedulerLoop;
 
     public TrainingJobService(TrainyardOptions options, JobStore store, IObjectStore objects, IExecutor executor, Algorithms.AlgorithmStore algorithms, ILoggerFactory loggers)
     {
@@ -28,8 +28,13 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         Objects = objects;
         Executor = executor;
         _logger = loggers.CreateLogger<TrainingJobService>();
+        Scheduler = new JobScheduler(options, store, job => Launch(job, runner => runner.RunAsync()), _logger);
         RecoverInterruptedJobs();
+        _schedulerLoop = Supervision.Supervisor.Run("The job queue", Scheduler.RunAsync, _logger, _shutdown.Token);
     }
+
+    /// <summary>Capacity and the queue of jobs waiting for it.</summary>
+    public JobScheduler Scheduler { get; }
 
     public TrainyardOptions Options { get; }
 
@@ -154,6 +159,11 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             throw new ApiValidationException(string.Join(" ", errors));
         }
 
+        if (JobScheduler.NeverFits(Options, request.ResourceConfig.InstanceType!, request.ResourceConfig.InstanceCount!.Value) is { } tooBig)
+        {
+            throw new ResourceLimitExceededException(tooBig);
+        }
+
         // SageMaker refuses a channel with no data before any job exists.
         foreach (var channel in request.InputDataConfig ?? [])
         {
@@ -185,18 +195,6 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             }
         }
 
-        var instances = request.ResourceConfig.InstanceCount ?? 1;
-        lock (_capacityGate)
-        {
-            if (_instancesInUse + instances > Options.MaxInstances)
-            {
-                throw new ResourceLimitExceededException(
-                    $"The account-level service limit 'training job instances' is {Options.MaxInstances} Instances, with current utilization of {_instancesInUse} Instances and a request delta of {instances} Instances. Wait for running jobs to end, or start the server with a larger --max-instances.");
-            }
-
-            _instancesInUse += instances;
-        }
-
         var now = DateTimeOffset.UtcNow;
         var job = JobStateMachine.Start(new JobRecord
         {
@@ -215,11 +213,10 @@ public sealed partial class TrainingJobService : IAsyncDisposable
 
         if (!Store.TryCreate(job))
         {
-            Release(instances);
             throw new ResourceInUseException($"Training job names must be unique within an AWS account and region, and a training job with this name already exists ({ArnOf(request.TrainingJobName)})");
         }
 
-        Launch(job, instances, runner => runner.RunAsync());
+        Scheduler.Enqueue(job);
         return job;
     }
 
@@ -228,7 +225,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     /// that came before is in the store, and the runner reads it when it starts), and it is removed when it
     /// ends — only that entry, never a later one for the same name.
     /// </summary>
-    private void Launch(JobRecord job, int instances, Func<JobRunner, Task> run)
+    private void Launch(JobRecord job, Func<JobRunner, Task> run)
     {
         var runner = new JobRunner(job, Store, Objects, Executor, Options, _logger);
         var entry = new RunningJob(runner);
@@ -243,18 +240,10 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             finally
             {
                 _running.TryRemove(KeyValuePair.Create(job.Name, entry));
-                Release(instances);
+                Scheduler.Release(job);
                 entry.Ended.TrySetResult();
             }
         }, CancellationToken.None);
-    }
-
-    private void Release(int instances)
-    {
-        lock (_capacityGate)
-        {
-            _instancesInUse -= instances;
-        }
     }
 
     public JobRecord Describe(string name) => Store.Get(name) ?? throw NotFound();
@@ -269,6 +258,13 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         }
 
         Store.Apply(name, JobEvent.Stop);
+        if (Scheduler.Remove(name))
+        {
+            // It was waiting for capacity: nothing ran, nothing to upload.
+            Store.Apply(name, JobEvent.Halt);
+            return;
+        }
+
         Runner(name)?.RequestStop();
     }
 
@@ -310,33 +306,44 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     }
 
     /// <summary>
-    /// Jobs that were running when the server stopped: those placed by an executor whose hosts outlive
-    /// the server (Slurm) are followed again; the others cannot be, and fail saying so.
+    /// The jobs a previous server left unfinished. Those whose hosts were placed by an executor whose hosts
+    /// outlive the server are followed again (they hold their instances); those placed by one whose hosts
+    /// died with it fail, saying so; those that never got their instances wait again, in their order.
     /// </summary>
     private void RecoverInterruptedJobs()
     {
-        foreach (var job in Store.All.Where(j => !j.IsTerminal).ToList())
+        var unfinished = Store.All.Where(j => !j.IsTerminal).OrderBy(j => j.Sequence).ToList();
+        foreach (var job in unfinished.Where(j => j.ExecutorName is not null))
         {
             if (Executor is IReattachingExecutor reattaching && job.ExecutorName == Executor.Name && job.ExecutorState is { } state
                 && File.Exists(Path.Combine(Options.JobDirectory(job.Name), "plan.json")))
             {
-                var instances = job.Definition.ResourceConfig.InstanceCount ?? 1;
-                lock (_capacityGate)
-                {
-                    _instancesInUse += instances;
-                }
-
-                Launch(job, instances, runner => runner.ResumeAsync(reattaching, state));
+                Scheduler.Occupy(job);
+                Launch(job, runner => runner.ResumeAsync(reattaching, state));
                 LogResumed(_logger, job.Name, Executor.Name, state);
                 continue;
             }
 
-            var reason = $"InternalServerError: the Trainyard server stopped while this job was {job.SecondaryStatus}; its hosts were ended with it. Jobs on the local executor are not reattached after a restart: create the job again.";
+            var reason = job.ExecutorName == Executor.Name
+                ? $"InternalServerError: the Trainyard server stopped while this job was {job.SecondaryStatus}; its hosts were ended with it. Jobs on the {job.ExecutorName} executor are not reattached after a restart: create the job again."
+                : $"InternalServerError: the job's hosts were placed by the {job.ExecutorName} executor, and this server runs the {Executor.Name} executor; start it with --executor {job.ExecutorName} to follow them.";
             Store.Apply(job.Name, JobEvent.Fail(reason));
             LogRecovered(_logger, job.Name, job.SecondaryStatus);
 
             // FastFile mounts of its hosts, if their watchdogs died with the server.
             DataPlane.FastFile.FastFileMount.UnmountStale(Options.JobDirectory(job.Name), _logger);
+        }
+
+        foreach (var job in unfinished.Where(j => j.ExecutorName is null))
+        {
+            if (job.Status == TrainingJobStatus.Stopping)
+            {
+                // Stopped before it ever started.
+                Store.Apply(job.Name, JobEvent.Halt);
+                continue;
+            }
+
+            Scheduler.Enqueue(job);
         }
     }
 
@@ -369,6 +376,9 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        Scheduler.Close();
+        await _shutdown.CancelAsync().ConfigureAwait(false);
+        await _schedulerLoop.ConfigureAwait(false);
         if (Executor is IReattachingExecutor)
         {
             return;

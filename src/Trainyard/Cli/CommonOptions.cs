@@ -47,8 +47,14 @@ internal static class CommonOptions
 
     public static readonly Option<int> MaxInstances = new("--max-instances")
     {
-        Description = "Hosts that may run at once; beyond that CreateTrainingJob answers ResourceLimitExceeded",
+        Description = "Hosts that may run at once; jobs beyond it wait their turn (a job that could never fit gets ResourceLimitExceeded)",
         DefaultValueFactory = _ => 64,
+    };
+
+    public static readonly Option<string[]> Capacity = new("--capacity")
+    {
+        Description = "Hosts of one instance type that may run at once: TYPE=N, e.g. --capacity ml.m5.large=4 (repeatable)",
+        AllowMultipleArgumentsPerToken = false,
     };
 
     public static readonly Option<bool> NoSandbox = new("--no-sandbox")
@@ -127,6 +133,7 @@ internal static class CommonOptions
         command.Options.Add(AccountId);
         command.Options.Add(Images);
         command.Options.Add(MaxInstances);
+        command.Options.Add(Capacity);
         command.Options.Add(NoSandbox);
     }
 
@@ -153,6 +160,23 @@ internal static class CommonOptions
             {
                 images.TryAdd(p.Name, p.Value.GetString()!);
             }
+        }
+
+        var capacity = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var entry in result.GetValue(Capacity) ?? [])
+        {
+            var eq = entry.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !int.TryParse(entry[(eq + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) || n < 1)
+            {
+                throw new CliException($"--capacity '{entry}' must be TYPE=N with N at least 1, e.g. ml.m5.large=4.");
+            }
+
+            capacity[entry[..eq]] = n;
+        }
+
+        if (result.GetValue(MaxInstances) < 1)
+        {
+            throw new CliException("--max-instances must be at least 1.");
         }
 
         var grace = result.GetValue(StopGraceSeconds);
@@ -191,6 +215,7 @@ internal static class CommonOptions
             AccountId = result.GetValue(AccountId)!,
             Images = images,
             MaxInstances = result.GetValue(MaxInstances),
+            Capacity = capacity,
             Sandbox = !result.GetValue(NoSandbox),
             Executor = result.GetValue(Executor)!,
         };

@@ -42,7 +42,7 @@ internal static class RunCommand
         var jobName = System.Text.Json.Nodes.JsonNode.Parse(requestJson)!["TrainingJobName"]!.GetValue<string>();
         var done = new TaskCompletionSource<JobRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
         var printLock = new Lock();
-        SecondaryStatus? lastSecondary = null;
+        (SecondaryStatus, string)? lastSecondary = null;
         var hosts = 1;
         var lastProgress = DateTime.MinValue;
 
@@ -55,9 +55,9 @@ internal static class RunCommand
 
             lock (printLock)
             {
-                if (record.SecondaryStatus != lastSecondary)
+                if ((record.SecondaryStatus, record.StatusMessage) != lastSecondary)
                 {
-                    lastSecondary = record.SecondaryStatus;
+                    lastSecondary = (record.SecondaryStatus, record.StatusMessage);
                     console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] [bold]{record.Status}[/] - [blue]{record.SecondaryStatus}[/] {Markup.Escape(record.StatusMessage)}");
                 }
             }
@@ -189,10 +189,11 @@ internal static class RunCommand
             while (true)
             {
                 job = await client.DescribeTrainingJobAsync(jobName, CancellationToken.None).ConfigureAwait(false);
-                if (job.SecondaryStatus != last)
+                var message = job.SecondaryStatusTransitions?.LastOrDefault()?.StatusMessage ?? "";
+                if (job.SecondaryStatus + message != last)
                 {
-                    last = job.SecondaryStatus;
-                    console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] [bold]{Markup.Escape(job.TrainingJobStatus)}[/] - [blue]{Markup.Escape(job.SecondaryStatus)}[/] {Markup.Escape(job.SecondaryStatusTransitions?.LastOrDefault()?.StatusMessage ?? "")}");
+                    last = job.SecondaryStatus + message;
+                    console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] [bold]{Markup.Escape(job.TrainingJobStatus)}[/] - [blue]{Markup.Escape(job.SecondaryStatus)}[/] {Markup.Escape(message)}");
                 }
 
                 if (IsTerminal(job.TrainingJobStatus))
