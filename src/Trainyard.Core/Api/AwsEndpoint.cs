@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Trainyard.Api.CloudWatchLogs;
+using Trainyard.Api.Query;
 
 namespace Trainyard.Api;
 
@@ -9,7 +10,7 @@ namespace Trainyard.Api;
 /// facade — each a thin layer of wire format over the same stores — so that
 /// <c>AWS_ENDPOINT_URL=http://127.0.0.1:8080</c> sends a whole SageMaker workflow here.
 /// </summary>
-public sealed class AwsEndpoint(SageMakerApi sageMaker, CloudWatchLogsApi logs)
+public sealed class AwsEndpoint(SageMakerApi sageMaker, CloudWatchLogsApi logs, QueryApi query)
 {
     public async Task HandleAsync(HttpContext context)
     {
@@ -23,6 +24,9 @@ public sealed class AwsEndpoint(SageMakerApi sageMaker, CloudWatchLogsApi logs)
             case AwsService.CloudWatchLogs:
                 context.Response.Headers["x-amzn-RequestId"] = Guid.NewGuid().ToString();
                 await logs.HandleAsync(context).ConfigureAwait(false);
+                break;
+            case AwsService.Query:
+                await query.HandleAsync(context, signature).ConfigureAwait(false);
                 break;
             case AwsService.Ui:
                 context.Response.StatusCode = 404;

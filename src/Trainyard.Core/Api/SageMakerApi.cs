@@ -210,27 +210,7 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
         }
 
         var job = jobs.Describe(name);
-        var points = new List<MetricPoint>();
-        var path = JobRunner.MetricSeriesPath(jobs.Options.JobDirectory(job.Name));
-        if (File.Exists(path))
-        {
-            using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
-            while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
-            {
-                try
-                {
-                    if (JsonSerializer.Deserialize(line, TrainyardJsonContext.Default.MetricPoint) is { } point)
-                    {
-                        points.Add(point);
-                    }
-                }
-                catch (JsonException)
-                {
-                    // a line still being written
-                }
-            }
-        }
-
+        var points = CloudWatch.TrainingJobMetrics.Read(jobs.Options.JobDirectory(job.Name));
         await AwsJsonProtocol.WriteAsync(response, new GetTrainingJobMetricsOutput(job.Name, points), TrainyardJsonContext.Default.GetTrainingJobMetricsOutput).ConfigureAwait(false);
     }
 

@@ -100,6 +100,9 @@ public sealed class TrainyardServer : IAsyncDisposable
         builder.Services.AddSingleton<Algorithms.AlgorithmService>();
         builder.Services.AddSingleton<SageMakerApi>();
         builder.Services.AddSingleton<CloudWatchLogs.CloudWatchLogsApi>();
+        builder.Services.AddSingleton<CloudWatch.CloudWatchApi>();
+        builder.Services.AddSingleton<Sts.StsApi>();
+        builder.Services.AddSingleton<Query.QueryApi>();
         builder.Services.AddSingleton<AwsEndpoint>();
         var app = builder.Build();
         var endpoint = app.Services.GetRequiredService<AwsEndpoint>();
