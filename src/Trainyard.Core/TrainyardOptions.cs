@@ -40,6 +40,17 @@ public sealed record TrainyardOptions
     /// <summary>Variables every algorithm gets so that it reaches the same store (AWS_ENDPOINT_URL_S3, credentials).</summary>
     public IReadOnlyDictionary<string, string> HostEnvironment { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Where pulled images are kept (default <c>&lt;home&gt;/images</c>; a node-local directory with <c>--image-cache</c>).</summary>
+    public string? ImageCache { get; init; }
+
+    /// <summary>Registries (<c>host[:port]</c>) reached over plain HTTP or without certificate checks, besides loopback ones.</summary>
+    public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
+
+    /// <summary>First host uid/gid of the ranges image hosts run in: a job's range is base + slot × 65536 (see <see cref="Trainyard.Images.Runtime.IdRange"/>).</summary>
+    public long UserNamespaceBase { get; init; } = Trainyard.Images.Runtime.IdRange.DefaultBase;
+
+    public string ImageCacheDirectory => ImageCache ?? Path.Combine(Home, "images");
+
     public string ObjectStoreDirectory => ObjectStoreRoot ?? Path.Combine(Home, "objects");
 
     public string DatabasePath => Path.Combine(Home, "trainyard.db");

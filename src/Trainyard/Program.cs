@@ -9,6 +9,7 @@ var root = new RootCommand("Trainyard runs Amazon SageMaker training jobs on you
     JobsCommand.Create(),
     AlgorithmsCommand.Create(),
     HostCommand.Create(),
+    ImagesCommand.Create(),
 };
 
 try

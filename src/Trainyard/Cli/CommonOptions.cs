@@ -41,8 +41,25 @@ internal static class CommonOptions
 
     public static readonly Option<string[]> Images = new("--image")
     {
-        Description = "Map an image name (an ECR URI, say) to a local algorithm: NAME=PATH (repeatable)",
+        Description = "Map an image name (an ECR URI, say, with or without its tag) to a local algorithm or to another image: NAME=PATH or NAME=REGISTRY/REPO:TAG (repeatable)",
         AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static readonly Option<string?> ImageCache = new("--image-cache")
+    {
+        Description = "Where pulled images are kept (default <home>/images; on Slurm a directory on each node, else the shared home)",
+    };
+
+    public static readonly Option<string[]> InsecureRegistries = new("--insecure-registry")
+    {
+        Description = "A registry HOST[:PORT] that may be reached over plain HTTP or without certificate checks (loopback registries always may; repeatable)",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static readonly Option<long> UserNamespaceBase = new("--userns-base")
+    {
+        Description = "First host uid/gid of the id ranges image hosts run in (job range = base + slot × 65536; default 1879048192 = 0x70000000)",
+        DefaultValueFactory = _ => Trainyard.Images.Runtime.IdRange.DefaultBase,
     };
 
     public static readonly Option<int> MaxInstances = new("--max-instances")
@@ -132,24 +149,29 @@ internal static class CommonOptions
         command.Options.Add(Region);
         command.Options.Add(AccountId);
         command.Options.Add(Images);
+        command.Options.Add(ImageCache);
+        command.Options.Add(InsecureRegistries);
+        command.Options.Add(UserNamespaceBase);
         command.Options.Add(MaxInstances);
         command.Options.Add(Capacity);
         command.Options.Add(NoSandbox);
     }
 
-    public static TrainyardOptions Build(ParseResult result)
+    /// <summary>The image map: <c>--image NAME=TARGET</c> flags, then <c>&lt;home&gt;/images.json</c>.</summary>
+    public static Dictionary<string, string> ImageMap(ParseResult result, string home)
     {
-        var home = Path.GetFullPath(result.GetValue(Home)!);
         var images = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var mapping in result.GetValue(Images) ?? [])
         {
             var eq = mapping.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0)
             {
-                throw new CliException($"--image '{mapping}' must be NAME=PATH.");
+                throw new CliException($"--image '{mapping}' must be NAME=PATH or NAME=IMAGE.");
             }
 
-            images[mapping[..eq]] = Path.GetFullPath(mapping[(eq + 1)..]);
+            // A target is a path when it looks like one; anything else is another image reference.
+            var target = mapping[(eq + 1)..];
+            images[mapping[..eq]] = target.StartsWith('/') || target.StartsWith('.') ? Path.GetFullPath(target) : target;
         }
 
         var imagesFile = Path.Combine(home, "images.json");
@@ -162,6 +184,13 @@ internal static class CommonOptions
             }
         }
 
+        return images;
+    }
+
+    public static TrainyardOptions Build(ParseResult result)
+    {
+        var home = Path.GetFullPath(result.GetValue(Home)!);
+        var images = ImageMap(result, home);
         var capacity = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in result.GetValue(Capacity) ?? [])
         {
@@ -204,9 +233,18 @@ internal static class CommonOptions
             }
         }
 
+        var userNamespaceBase = result.GetValue(UserNamespaceBase);
+        if (Trainyard.Images.Runtime.IdRange.Problem(userNamespaceBase) is { } idProblem)
+        {
+            throw new CliException(idProblem + ".");
+        }
+
         return new TrainyardOptions
         {
             Home = home,
+            ImageCache = result.GetValue(ImageCache) is { } cache ? Path.GetFullPath(cache) : null,
+            InsecureRegistries = result.GetValue(InsecureRegistries) ?? [],
+            UserNamespaceBase = userNamespaceBase,
             ObjectStore = store == "s3" ? "s3" : "local",
             ObjectStoreRoot = store is null or "s3" ? null : Path.GetFullPath(store),
             HostEnvironment = hostEnvironment,
