@@ -1,16 +1,15 @@
-using Microsoft.Win32.SafeHandles;
-
 namespace Trainyard.Images.Cache;
 
 /// <summary>
 /// An flock(2) on a file of the cache: shared or exclusive, across processes on one machine (and on
-/// file systems that carry flock between machines). Waiting polls, so it can be cancelled.
+/// file systems that carry flock between machines). Waiting polls, so it can be cancelled. The file is
+/// opened with open(2) directly: .NET's FileStream takes flocks of its own, which would collide.
 /// </summary>
 public sealed class FileLock : IDisposable
 {
-    private readonly SafeFileHandle _handle;
+    private int _fd;
 
-    private FileLock(SafeFileHandle handle) => _handle = handle;
+    private FileLock(int fd) => _fd = fd;
 
     public static async Task<FileLock> AcquireAsync(string path, bool exclusive, CancellationToken cancellationToken)
     {
@@ -30,15 +29,19 @@ public sealed class FileLock : IDisposable
     public static FileLock? TryAcquire(string path, bool exclusive)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        var fd = (int)handle.DangerousGetHandle();
+        var fd = ImageInterop.OpenAt(ImageInterop.AT_FDCWD, path, ImageInterop.O_RDWR | ImageInterop.O_CREAT | ImageInterop.O_CLOEXEC, 0x1A4 /* 0644 */);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open the lock {path}: {ImageInterop.Describe(ImageInterop.LastError)}");
+        }
+
         if (ImageInterop.Flock(fd, (exclusive ? ImageInterop.LOCK_EX : ImageInterop.LOCK_SH) | ImageInterop.LOCK_NB) == 0)
         {
-            return new FileLock(handle);
+            return new FileLock(fd);
         }
 
         var error = ImageInterop.LastError;
-        handle.Dispose();
+        ImageInterop.Close(fd);
         if (error is ImageInterop.EAGAIN or ImageInterop.EINTR)
         {
             return null;
@@ -47,5 +50,12 @@ public sealed class FileLock : IDisposable
         throw new IOException($"cannot lock {path}: {ImageInterop.Describe(error)}");
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        var fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+        {
+            ImageInterop.Close(fd);
+        }
+    }
 }

@@ -325,7 +325,11 @@ public sealed class LayerUnpacker : IDisposable
             {
                 var at = ImageInterop.OpenAt2(_root, current.Length == 0 ? "." : current, ImageInterop.O_PATH | ImageInterop.O_DIRECTORY | ImageInterop.O_CLOEXEC, 0,
                     ImageInterop.RESOLVE_IN_ROOT | ImageInterop.RESOLVE_NO_MAGICLINKS);
-                Check(at, "open", current);
+                if (at < 0)
+                {
+                    throw new ImagePullException($"layer {_layer} is refused: '{dir}' goes through '{current}', a symlink that leads nowhere in the layer");
+                }
+
                 try
                 {
                     if (ImageInterop.MkdirAt(at, part, 0x1ED /* 0755 */) != 0 && ImageInterop.LastError != ImageInterop.EEXIST)
