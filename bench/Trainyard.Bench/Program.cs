@@ -5,6 +5,8 @@ using Trainyard.Bench;
 var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Ordinal)
 {
     ["startup"] = StartupBench.RunAsync,
+    ["image-start"] = ImageBench.StartAsync,
+    ["image-pull"] = ImageBench.PullAsync,
     ["seed"] = SeedBench.RunAsync,
     ["query"] = QueryBench.RunAsync,
     ["algorithms"] = AlgorithmBench.RunAsync,

@@ -10,6 +10,9 @@ public sealed record HostEvent
     public DateTimeOffset Time { get; init; }
     public HostPhase? Phase { get; init; }
     public long[]? Progress { get; init; }
+
+    /// <summary>An image pull's progress: bytes done, bytes in all, layers done, layers in all.</summary>
+    public long[]? ImageProgress { get; init; }
     public HostResult? Result { get; init; }
 
     /// <summary>The cluster node the host runs on, reported once when it starts.</summary>

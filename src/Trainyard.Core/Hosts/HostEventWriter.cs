@@ -37,6 +37,18 @@ public sealed class HostEventWriter : IHostEvents, IDisposable
         Write(new HostEvent { Time = DateTimeOffset.UtcNow, Progress = [bytesDone, bytesTotal, objectsDone, objectsTotal] });
     }
 
+    public void OnImageProgress(string host, Trainyard.Images.Cache.PullProgress progress)
+    {
+        var now = Environment.TickCount64;
+        if (progress.LayersDone != progress.LayersTotal && now - Interlocked.Read(ref _lastProgress) < 500)
+        {
+            return;
+        }
+
+        Interlocked.Exchange(ref _lastProgress, now);
+        Write(new HostEvent { Time = DateTimeOffset.UtcNow, ImageProgress = [progress.BytesDone, progress.BytesTotal, progress.LayersDone, progress.LayersTotal] });
+    }
+
     public void OnNode(string node) => Write(new HostEvent { Time = DateTimeOffset.UtcNow, Node = node });
 
     public void OnStopping() => Write(new HostEvent { Time = DateTimeOffset.UtcNow, Stopping = true });

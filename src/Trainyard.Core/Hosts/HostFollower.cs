@@ -47,6 +47,11 @@ public sealed class HostFollower(HostPlan plan, IHostEvents events)
                 events.OnPhase(plan.HostName, phase);
             }
 
+            if (e?.ImageProgress is [var imageDone, var imageTotal, var layersDone, var layersTotal])
+            {
+                events.OnImageProgress(plan.HostName, new Trainyard.Images.Cache.PullProgress(imageDone, imageTotal, (int)layersDone, (int)layersTotal));
+            }
+
             if (e?.Progress is [var done, var total, var n, var count])
             {
                 events.OnProgress(plan.HostName, done, total, (int)n, (int)count);

@@ -5,6 +5,9 @@ public enum HostPhase
 {
     Preparing,
     Downloading,
+
+    /// <summary>Pulling the container image (SageMaker: Training, "Downloading the training image").</summary>
+    PullingImage,
     Training,
     Exited,
 }

@@ -20,8 +20,20 @@ public sealed record HostPlan
     /// <summary>The directory that is <c>/opt/ml</c> for this host.</summary>
     public required string HostDirectory { get; init; }
 
-    /// <summary>The algorithm: a directory holding an executable <c>train</c>, or an executable file.</summary>
+    /// <summary>
+    /// The algorithm: a directory holding an executable <c>train</c>, or an executable file; or a container
+    /// image's location (<see cref="Trainyard.Images.ResolvedImage.Parse"/> tells which).
+    /// </summary>
     public required string ImagePath { get; init; }
+
+    /// <summary>Where images are cached on the machine the host runs on (shared, or node-local with --image-cache).</summary>
+    public string? ImageCache { get; init; }
+
+    /// <summary>Registries that may be reached over plain HTTP besides loopback ones.</summary>
+    public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
+
+    /// <summary>The first host id of the job's user-namespace range (image hosts).</summary>
+    public long IdRangeStart { get; init; }
 
     public IReadOnlyList<string>? ContainerEntrypoint { get; init; }
     public IReadOnlyList<string>? ContainerArguments { get; init; }

@@ -102,6 +102,11 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             }
         }
 
+        if (ContainerImage is { } image && await PrepareImageAsync(image, sandboxed, stop).ConfigureAwait(false) is { } imageFailed)
+        {
+            return imageFailed;
+        }
+
         using var checkpointing = new CancellationTokenSource();
         var checkpointLoop = checkpoints?.RunAsync(checkpointing.Token) ?? Task.CompletedTask;
         try
@@ -110,6 +115,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         }
         finally
         {
+            DisposeImage();
             await checkpointing.CancelAsync().ConfigureAwait(false);
             await checkpointLoop.ConfigureAwait(false);
             if (checkpoints is not null)
@@ -121,7 +127,22 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
 
     private async Task<HostResult> TrainAsync(ContainerContract contract, string hostsFile, bool sandboxed, CancellationToken stop)
     {
-        var (fileName, arguments, workingDirectory, path) = SandboxCommand.Build(plan, Path.GetFullPath(hostsFile), sandboxed);
+        string fileName, workingDirectory, path, home = "/root";
+        List<string> arguments;
+        IReadOnlyList<KeyValuePair<string, string>> imageEnvironment = [];
+        int? inheritedNamespace = null;
+        if (_image is { } image)
+        {
+            var spec = ImageSpec(image);
+            inheritedNamespace = image.Namespace.InheritableDuplicate();
+            (fileName, arguments) = SandboxCommand.Render(spec, inheritedNamespace);
+            (workingDirectory, path, home, imageEnvironment) = (plan.HostDirectory, spec.PathVariable, spec.Home, spec.BaseEnvironment);
+        }
+        else
+        {
+            (fileName, arguments, workingDirectory, path) = SandboxCommand.Build(plan, Path.GetFullPath(hostsFile), sandboxed);
+        }
+
         if (CpuPriority.OwnNiceness() is > 0 and var niceness && File.Exists("/usr/bin/nice"))
         {
             // A niced host runtime (cluster tasks) starts its algorithm at normal priority. The algorithm
@@ -144,9 +165,18 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         }
 
         startInfo.Environment.Clear();
+        foreach (var (k, v) in imageEnvironment)
+        {
+            startInfo.Environment[k] = v;
+        }
+
         startInfo.Environment["PATH"] = path;
-        startInfo.Environment["HOME"] = "/root";
-        startInfo.Environment["LANG"] = "C.UTF-8";
+        startInfo.Environment["HOME"] = home;
+        if (_image is null)
+        {
+            startInfo.Environment["LANG"] = "C.UTF-8";
+        }
+
         startInfo.Environment["HOSTNAME"] = plan.HostName;
         foreach (var (k, v) in contract.Environment())
         {
@@ -176,12 +206,14 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
         {
+            CloseInherited(inheritedNamespace);
             Note($"Cannot start the algorithm ({fileName}): {e.Message}");
             await pipesDone.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(pipes).ConfigureAwait(false);
             return new HostResult { HostName = plan.HostName, Error = $"ClientError: cannot start the algorithm of {plan.HostName}: {e.Message}" };
         }
 
+        CloseInherited(inheritedNamespace);
         events.OnPhase(plan.HostName, HostPhase.Training);
         LogStarted(logger, plan.JobName, plan.HostName, process.Pid, sandboxed);
         var stopped = false;
@@ -246,6 +278,14 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             : $"{plan.HostName}: the algorithm exited with code {status}.");
         events.OnPhase(plan.HostName, HostPhase.Exited);
         return result;
+    }
+
+    private static void CloseInherited(int? fd)
+    {
+        if (fd is { } n)
+        {
+            _ = Libc.Close(n);
+        }
     }
 
     private async Task ServePipeAsync(ChannelPlan channel, TaskCompletionSource<string> failed, CancellationToken done)

@@ -9,6 +9,11 @@ public interface IHostEvents
 
     void OnProgress(string host, long bytesDone, long bytesTotal, int objectsDone, int objectsTotal);
 
+    /// <summary>The training image is being pulled.</summary>
+    void OnImageProgress(string host, Trainyard.Images.Cache.PullProgress progress)
+    {
+    }
+
     /// <summary>The executor placed the job's hosts; <paramref name="state"/> finds them again after a restart (a Slurm job id).</summary>
     void OnPlaced(string state)
     {

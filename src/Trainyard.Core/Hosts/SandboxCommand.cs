@@ -1,14 +1,17 @@
 namespace Trainyard.Hosts;
 
 /// <summary>
-/// Builds the command line that starts the algorithm of one host: inside bubblewrap, with its own
-/// <c>/opt/ml</c>, hostname and <c>/etc/hosts</c>, or — where bubblewrap is missing — as a plain child
-/// process in a new session with the same layout under the host directory.
+/// Builds the command line that starts the algorithm of one host: a <see cref="SandboxSpec"/> (the one
+/// place that says what a host's sandbox is) rendered for bubblewrap, or — where bubblewrap is missing —
+/// a plain child process in a new session with the same layout under the host directory.
 /// </summary>
 public static class SandboxCommand
 {
     private static readonly Lazy<string?> BwrapPath = new(() => FindOnPath("bwrap"));
     private static readonly Lazy<string?> SetsidPath = new(() => FindOnPath("setsid"));
+    private static readonly Lazy<string> NsenterPath = new(() => FindOnPath("nsenter") ?? "nsenter");
+
+    public const string SystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     public static string? Bubblewrap => Environment.GetEnvironmentVariable("TRAINYARD_NO_SANDBOX") == "1" ? null : BwrapPath.Value;
 
@@ -24,48 +27,112 @@ public static class SandboxCommand
         return argv;
     }
 
-    public static (string FileName, List<string> Arguments, string WorkingDirectory, string PathVariable) Build(
-        HostPlan plan, string hostsFile, bool sandboxed)
+    /// <summary>The sandbox of a local executable: the machine's root read-only, the algorithm at <c>/opt/program</c>.</summary>
+    public static SandboxSpec ExecutableSpec(HostPlan plan, string hostsFile)
     {
-        var argv = AlgorithmArgv(plan);
-        var imageIsDirectory = Directory.Exists(plan.ImagePath);
-        const string SystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        if (sandboxed)
+        var mounts = new List<SandboxMount>
         {
-            var args = new List<string>
+            new SandboxMount.Bind("/", "/", ReadOnly: true),
+            new SandboxMount.Dev("/dev"),
+            new SandboxMount.Proc("/proc"),
+            new SandboxMount.Tmpfs("/tmp"),
+            new SandboxMount.Tmpfs("/opt"),
+            new SandboxMount.Bind(plan.HostDirectory, "/opt/ml", ReadOnly: false),
+        };
+        if (Directory.Exists(plan.ImagePath))
+        {
+            mounts.Add(new SandboxMount.Bind(plan.ImagePath, "/opt/program", ReadOnly: true));
+        }
+        else
+        {
+            mounts.Add(new SandboxMount.Dir("/opt/program"));
+            mounts.Add(new SandboxMount.Bind(plan.ImagePath, "/opt/program/train", ReadOnly: true));
+        }
+
+        if (plan.CheckpointLocalPath is { } checkpoints && checkpoints.TrimEnd('/') != "/opt/ml/checkpoints")
+        {
+            mounts.Add(new SandboxMount.Bind(plan.CheckpointDirectory, checkpoints, ReadOnly: false));
+        }
+
+        mounts.Add(new SandboxMount.Bind(hostsFile, "/etc/hosts", ReadOnly: true));
+        return new SandboxSpec
+        {
+            Argv = AlgorithmArgv(plan),
+            Mounts = mounts,
+            Hostname = plan.HostName,
+            WorkingDirectory = "/opt/program",
+            PathVariable = "/opt/program:" + SystemPath,
+        };
+    }
+
+    /// <summary>
+    /// The bubblewrap command for <paramref name="spec"/>. In a user namespace (<paramref name="userNamespaceFd"/>,
+    /// inherited by the child) bubblewrap 0.8 switches ids with <c>--userns</c> only to a uid other than its
+    /// own: as root (uid 0 outside) it would stay uid 0 outside, which the namespace does not map. So root
+    /// inside enters the namespace with nsenter first and runs bubblewrap there as uid 0 of the namespace.
+    /// </summary>
+    public static (string FileName, List<string> Arguments) Render(SandboxSpec spec, int? userNamespaceFd)
+    {
+        var fileName = Bubblewrap!;
+        var args = new List<string>();
+        if (userNamespaceFd is { } fd)
+        {
+            var n = fd.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (spec.Uid == 0)
             {
-                "--ro-bind", "/", "/",
-                "--dev", "/dev",
-                "--proc", "/proc",
-                "--tmpfs", "/tmp",
-                "--tmpfs", "/opt",
-                "--bind", plan.HostDirectory, "/opt/ml",
-            };
-            if (imageIsDirectory)
-            {
-                args.AddRange(["--ro-bind", plan.ImagePath, "/opt/program"]);
+                args.AddRange([$"--user=/proc/self/fd/{n}", "--setuid=0", $"--setgid={spec.Gid}", "--", fileName]);
+                fileName = NsenterPath.Value;
             }
             else
             {
-                args.AddRange(["--dir", "/opt/program", "--ro-bind", plan.ImagePath, "/opt/program/train"]);
+                args.AddRange(["--userns", n, "--uid", spec.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), "--gid", spec.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             }
-
-            if (plan.CheckpointLocalPath is { } checkpoints && checkpoints.TrimEnd('/') != "/opt/ml/checkpoints")
-            {
-                args.AddRange(["--bind", plan.CheckpointDirectory, checkpoints]);
-            }
-
-            args.AddRange([
-                "--ro-bind", hostsFile, "/etc/hosts",
-                "--unshare-uts", "--hostname", plan.HostName,
-                "--die-with-parent", "--new-session",
-                "--chdir", "/opt/program",
-                "--",
-            ]);
-            args.AddRange(argv);
-            return (Bubblewrap!, args, plan.HostDirectory, "/opt/program:" + SystemPath);
         }
 
+        foreach (var mount in spec.Mounts)
+        {
+            switch (mount)
+            {
+                case SandboxMount.Bind b:
+                    args.AddRange([b.ReadOnly ? "--ro-bind" : "--bind", b.Source, b.Destination]);
+                    break;
+                case SandboxMount.Tmpfs t:
+                    args.AddRange(["--tmpfs", t.Destination]);
+                    break;
+                case SandboxMount.Dev d:
+                    args.AddRange(["--dev", d.Destination]);
+                    break;
+                case SandboxMount.Proc p:
+                    args.AddRange(["--proc", p.Destination]);
+                    break;
+                case SandboxMount.Dir d:
+                    args.AddRange(["--dir", d.Destination]);
+                    break;
+            }
+        }
+
+        args.AddRange([
+            "--unshare-uts", "--hostname", spec.Hostname,
+            "--die-with-parent", "--new-session",
+            "--chdir", spec.WorkingDirectory,
+            "--",
+        ]);
+        args.AddRange(spec.Argv);
+        return (fileName, args);
+    }
+
+    public static (string FileName, List<string> Arguments, string WorkingDirectory, string PathVariable) Build(
+        HostPlan plan, string hostsFile, bool sandboxed)
+    {
+        if (sandboxed)
+        {
+            var spec = ExecutableSpec(plan, hostsFile);
+            var (file, arguments) = Render(spec, null);
+            return (file, arguments, plan.HostDirectory, spec.PathVariable);
+        }
+
+        var argv = AlgorithmArgv(plan);
+        var imageIsDirectory = Directory.Exists(plan.ImagePath);
         var programDir = imageIsDirectory ? plan.ImagePath : Path.GetDirectoryName(plan.ImagePath)!;
         if (argv[0] == "train" && !imageIsDirectory)
         {

@@ -11,7 +11,7 @@ internal static partial class Libc
     public const int MNT_DETACH = 2;
 
     [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Mount(string source, string target, string fileSystemType, ulong flags, string data);
+    public static partial int Mount(string? source, string target, string? fileSystemType, ulong flags, string? data);
 
     [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Umount2(string target, int flags);

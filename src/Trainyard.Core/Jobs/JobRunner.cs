@@ -32,6 +32,7 @@ public sealed partial class JobRunner : IHostEvents
     private DateTimeOffset _lastMetricFlush;
     private readonly Dictionary<string, MetricData> _lastMetrics = new(StringComparer.Ordinal);
     private int _hostCount;
+    private bool _pulling;
     private (List<HostPlan> Plans, List<Task<HostResult>> Tasks)? _hosts;
 
     public JobRunner(JobRecord job, JobStore store, IObjectStore objects, IExecutor executor, TrainyardOptions options, ILogger logger)
@@ -57,6 +58,9 @@ public sealed partial class JobRunner : IHostEvents
 
     /// <summary>Raised as File-mode downloads progress.</summary>
     public event Action<string, long, long, int, int>? Progress;
+
+    /// <summary>Raised as a host pulls the training image.</summary>
+    public event Action<string, Trainyard.Images.Cache.PullProgress>? ImageProgress;
 
     public string JobDirectory => _options.JobDirectory(Job.Name);
 
@@ -273,6 +277,9 @@ public sealed partial class JobRunner : IHostEvents
                 HostAddresses = addresses,
                 HostDirectory = Path.Combine(JobDirectory, "hosts", host),
                 ImagePath = image,
+                ImageCache = _options.ImageCacheDirectory,
+                InsecureRegistries = _options.InsecureRegistries,
+                IdRangeStart = Trainyard.Images.Runtime.IdRange.ForJob(_options.UserNamespaceBase, Job.Sequence).Start,
                 ContainerEntrypoint = definition.AlgorithmSpecification.ContainerEntrypoint,
                 ContainerArguments = definition.AlgorithmSpecification.ContainerArguments,
                 HyperParameters = definition.HyperParameters ?? [],
@@ -401,12 +408,16 @@ public sealed partial class JobRunner : IHostEvents
 
     void IHostEvents.OnPhase(string host, HostPhase phase)
     {
-        bool downloading = false, training = false;
+        bool downloading = false, training = false, pulling = false;
         lock (_gate)
         {
             if (phase == HostPhase.Downloading && _downloading.Add(host) && _downloading.Count == 1)
             {
                 downloading = true;
+            }
+            else if (phase == HostPhase.PullingImage && !_pulling)
+            {
+                _pulling = pulling = true;
             }
             else if (phase == HostPhase.Training && _training.Add(host) && _training.Count == _hostCount)
             {
@@ -419,9 +430,16 @@ public sealed partial class JobRunner : IHostEvents
             _store.Apply(Job.Name, JobEvent.Download);
         }
 
+        if (pulling)
+        {
+            // SageMaker downloads the image inside Training: "Downloading the training image", then the
+            // usual message once every host trains.
+            _store.Apply(Job.Name, new JobEvent(JobEventKind.Train, JobStateMachine.DownloadingImageMessage));
+        }
+
         if (training)
         {
-            _store.Apply(Job.Name, JobEvent.Train);
+            _store.Apply(Job.Name, Volatile.Read(ref _pulling) ? JobEvent.Note(JobStateMachine.TrainingMessage) : JobEvent.Train);
         }
     }
 
@@ -488,6 +506,8 @@ public sealed partial class JobRunner : IHostEvents
 
     /// <summary>Where a job's metric series is kept, one JSON object per line.</summary>
     public static string MetricSeriesPath(string jobDirectory) => Path.Combine(jobDirectory, "metrics.jsonl");
+
+    void IHostEvents.OnImageProgress(string host, Trainyard.Images.Cache.PullProgress progress) => ImageProgress?.Invoke(host, progress);
 
     void IHostEvents.OnProgress(string host, long bytesDone, long bytesTotal, int objectsDone, int objectsTotal) =>
         Progress?.Invoke(host, bytesDone, bytesTotal, objectsDone, objectsTotal);

@@ -16,6 +16,7 @@ public static class JobStateMachine
     public const string StartingMessage = "Preparing the instances for training";
     public const string DownloadingMessage = "Downloading input data";
     public const string TrainingMessage = "Training image download completed. Training in progress.";
+    public const string DownloadingImageMessage = "Downloading the training image";
     public const string UploadingMessage = "Uploading generated training model";
     public const string CompletedMessage = "Training job completed";
     public const string StoppingMessage = "Stopping the training job";

@@ -90,6 +90,19 @@ internal static class RunCommand
                     }
                 }
             };
+            runner.ImageProgress += (host, p) =>
+            {
+                lock (printLock)
+                {
+                    if (p.LayersDone != p.LayersTotal && (DateTime.UtcNow - lastProgress).TotalMilliseconds < 500)
+                    {
+                        return;
+                    }
+
+                    lastProgress = DateTime.UtcNow;
+                    console.MarkupLine($"[grey]{Markup.Escape($"[{host}] " + ImagesCommand.ProgressLine(p))}[/]");
+                }
+            };
             runner.Progress += (host, bytes, total, n, count) =>
             {
                 lock (printLock)

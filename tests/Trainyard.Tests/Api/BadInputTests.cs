@@ -89,10 +89,10 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public async Task UnknownImage_SaysHowToMapIt()
+    public async Task ImageThatIsNoReference_SaysHowToMapIt()
     {
         await using var server = await TestServer.StartAsync();
-        var (status, body) = await server.CallAsync("CreateTrainingJob", TestJobs.Request("image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1"));
+        var (status, body) = await server.CallAsync("CreateTrainingJob", TestJobs.Request("image", "My Algorithm:latest"));
         Assert.Equal(400, status);
         Assert.Contains("--image", body!["message"]!.GetValue<string>(), StringComparison.Ordinal);
     }

@@ -1,3 +1,5 @@
+using Trainyard.Interop;
+
 namespace Trainyard.Images.Cache;
 
 /// <summary>
@@ -29,25 +31,25 @@ public sealed class FileLock : IDisposable
     public static FileLock? TryAcquire(string path, bool exclusive)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var fd = ImageInterop.OpenAt(ImageInterop.AT_FDCWD, path, ImageInterop.O_RDWR | ImageInterop.O_CREAT | ImageInterop.O_CLOEXEC, 0x1A4 /* 0644 */);
+        var fd = Libc.OpenAt(Libc.AT_FDCWD, path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
         if (fd < 0)
         {
-            throw new IOException($"cannot open the lock {path}: {ImageInterop.Describe(ImageInterop.LastError)}");
+            throw new IOException($"cannot open the lock {path}: {Libc.Describe(Libc.LastError)}");
         }
 
-        if (ImageInterop.Flock(fd, (exclusive ? ImageInterop.LOCK_EX : ImageInterop.LOCK_SH) | ImageInterop.LOCK_NB) == 0)
+        if (Libc.Flock(fd, (exclusive ? Libc.LOCK_EX : Libc.LOCK_SH) | Libc.LOCK_NB) == 0)
         {
             return new FileLock(fd);
         }
 
-        var error = ImageInterop.LastError;
-        ImageInterop.Close(fd);
-        if (error is ImageInterop.EAGAIN or ImageInterop.EINTR)
+        var error = Libc.LastError;
+        Libc.Close(fd);
+        if (error is Libc.EAGAIN or Libc.EINTR)
         {
             return null;
         }
 
-        throw new IOException($"cannot lock {path}: {ImageInterop.Describe(error)}");
+        throw new IOException($"cannot lock {path}: {Libc.Describe(error)}");
     }
 
     public void Dispose()
@@ -55,7 +57,7 @@ public sealed class FileLock : IDisposable
         var fd = Interlocked.Exchange(ref _fd, -1);
         if (fd >= 0)
         {
-            ImageInterop.Close(fd);
+            Libc.Close(fd);
         }
     }
 }

@@ -9,6 +9,8 @@ using Trainyard.Images.Oci;
 using Trainyard.Images.Registry;
 using Trainyard.Images.Sources;
 
+using Trainyard.Interop;
+
 namespace Trainyard.Images.Cache;
 
 /// <summary>
@@ -256,7 +258,7 @@ public sealed class ImagePuller(ImageCache cache, RegistryOptions registryOption
             throw e switch
             {
                 ImagePullException => e,
-                IOException io when io.Message.Contains("disk is full", StringComparison.Ordinal) || (io.HResult & 0xFFFF) == ImageInterop.ENOSPC => new ImagePullException($"the disk holding the image cache ({cache.Root}) is full while unpacking layer {layer.Digest}", e),
+                IOException io when io.Message.Contains("disk is full", StringComparison.Ordinal) || (io.HResult & 0xFFFF) == Libc.ENOSPC => new ImagePullException($"the disk holding the image cache ({cache.Root}) is full while unpacking layer {layer.Digest}", e),
                 InvalidDataException or FormatException => new ImagePullException($"layer {layer.Digest} is not a valid {(MediaTypes.LayerIsGzip(layer.MediaType) == true ? "gzip-compressed " : "")}tar: {e.Message}", e),
                 IOException or HttpRequestException => new ImagePullException($"layer {layer.Digest} could not be read: {e.Message}", e),
                 _ => e,

@@ -1,6 +1,8 @@
 using System.Formats.Tar;
 using System.Text;
 
+using Trainyard.Interop;
+
 namespace Trainyard.Images.Cache;
 
 /// <summary>
@@ -28,10 +30,10 @@ public sealed class LayerUnpacker : IDisposable
     public LayerUnpacker(string rootDirectory, string layer)
     {
         _layer = layer;
-        _root = ImageInterop.OpenAt(ImageInterop.AT_FDCWD, rootDirectory, ImageInterop.O_PATH | ImageInterop.O_DIRECTORY | ImageInterop.O_CLOEXEC, 0);
+        _root = Libc.OpenAt(Libc.AT_FDCWD, rootDirectory, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
         if (_root < 0)
         {
-            throw new IOException($"cannot open {rootDirectory}: {ImageInterop.Describe(ImageInterop.LastError)}");
+            throw new IOException($"cannot open {rootDirectory}: {Libc.Describe(Libc.LastError)}");
         }
     }
 
@@ -53,7 +55,7 @@ public sealed class LayerUnpacker : IDisposable
         // Directory times last: creating their children changed them.
         foreach (var (path, time) in _directoryTimes)
         {
-            _ = ImageInterop.SetTimes(_root, path.Length == 0 ? "." : path, time);
+            _ = Libc.SetTimes(_root, path.Length == 0 ? "." : path, time);
         }
     }
 
@@ -81,14 +83,14 @@ public sealed class LayerUnpacker : IDisposable
         var parent = Parent(dir);
         if (name == OpaqueMarker)
         {
-            var fd = Check(ImageInterop.OpenAt(parent, ".", ImageInterop.O_RDONLY | ImageInterop.O_DIRECTORY | ImageInterop.O_CLOEXEC, 0), "open", dir);
+            var fd = Check(Libc.OpenAt(parent, ".", Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0), "open", dir);
             try
             {
-                Check(ImageInterop.Fsetxattr(fd, "trusted.overlay.opaque", "y"u8.ToArray(), 1, 0), "mark opaque", dir);
+                Check(Libc.Fsetxattr(fd, "trusted.overlay.opaque", "y"u8.ToArray(), 1, 0), "mark opaque", dir);
             }
             finally
             {
-                ImageInterop.Close(fd);
+                Libc.Close(fd);
             }
 
             return;
@@ -103,7 +105,7 @@ public sealed class LayerUnpacker : IDisposable
             }
 
             Remove(parent, hidden, dir);
-            Check(ImageInterop.MknodAt(parent, hidden, ImageInterop.S_IFCHR | 0, 0), "whiteout", path);
+            Check(Libc.MknodAt(parent, hidden, Libc.S_IFCHR | 0, 0), "whiteout", path);
             return;
         }
 
@@ -117,17 +119,17 @@ public sealed class LayerUnpacker : IDisposable
                 break;
             case TarEntryType.SymbolicLink:
                 Remove(parent, name, path);
-                Check(ImageInterop.SymlinkAt(entry.LinkName, parent, name), "symlink", path);
-                Check(ImageInterop.FchownAt(parent, name, entry.Uid, entry.Gid, ImageInterop.AT_SYMLINK_NOFOLLOW), "chown", path);
-                _ = ImageInterop.SetTimes(parent, name, entry.ModificationTime);
+                Check(Libc.SymlinkAt(entry.LinkName, parent, name), "symlink", path);
+                Check(Libc.FchownAt(parent, name, entry.Uid, entry.Gid, Libc.AT_SYMLINK_NOFOLLOW), "chown", path);
+                _ = Libc.SetTimes(parent, name, entry.ModificationTime);
                 break;
             case TarEntryType.HardLink:
                 HardLink(parent, name, path, entry);
                 break;
             case TarEntryType.Fifo:
                 Remove(parent, name, path);
-                Check(ImageInterop.MknodAt(parent, name, ImageInterop.S_IFIFO | (uint)entry.Mode & 0xFFF, 0), "mkfifo", path);
-                Check(ImageInterop.FchownAt(parent, name, entry.Uid, entry.Gid, ImageInterop.AT_SYMLINK_NOFOLLOW), "chown", path);
+                Check(Libc.MknodAt(parent, name, Libc.S_IFIFO | (uint)entry.Mode & 0xFFF, 0), "mkfifo", path);
+                Check(Libc.FchownAt(parent, name, entry.Uid, entry.Gid, Libc.AT_SYMLINK_NOFOLLOW), "chown", path);
                 break;
             case TarEntryType.CharacterDevice or TarEntryType.BlockDevice:
                 SkippedDevices++;
@@ -140,12 +142,12 @@ public sealed class LayerUnpacker : IDisposable
 
     private void Directory(int parent, string name, string path, TarEntry entry)
     {
-        var fd = ImageInterop.OpenAt(parent, name, ImageInterop.O_RDONLY | ImageInterop.O_DIRECTORY | ImageInterop.O_NOFOLLOW | ImageInterop.O_CLOEXEC, 0);
+        var fd = Libc.OpenAt(parent, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
             Remove(parent, name, path);
-            Check(ImageInterop.MkdirAt(parent, name, 0x1C0 /* 0700 */), "mkdir", path);
-            fd = Check(ImageInterop.OpenAt(parent, name, ImageInterop.O_RDONLY | ImageInterop.O_DIRECTORY | ImageInterop.O_NOFOLLOW | ImageInterop.O_CLOEXEC, 0), "open", path);
+            Check(Libc.MkdirAt(parent, name, 0x1C0 /* 0700 */), "mkdir", path);
+            fd = Check(Libc.OpenAt(parent, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0), "open", path);
         }
 
         try
@@ -154,7 +156,7 @@ public sealed class LayerUnpacker : IDisposable
         }
         finally
         {
-            ImageInterop.Close(fd);
+            Libc.Close(fd);
         }
 
         _directoryTimes.Add((path, entry.ModificationTime));
@@ -163,7 +165,7 @@ public sealed class LayerUnpacker : IDisposable
     private void RegularFile(int parent, string name, string path, TarEntry entry)
     {
         Remove(parent, name, path);
-        var fd = Check(ImageInterop.OpenAt(parent, name, ImageInterop.O_WRONLY | ImageInterop.O_CREAT | ImageInterop.O_EXCL | ImageInterop.O_NOFOLLOW | ImageInterop.O_CLOEXEC, 0x180 /* 0600 */), "create", path);
+        var fd = Check(Libc.OpenAt(parent, name, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0x180 /* 0600 */), "create", path);
         try
         {
             if (entry.DataStream is { } data)
@@ -171,13 +173,13 @@ public sealed class LayerUnpacker : IDisposable
                 int n;
                 while ((n = data.Read(_buffer)) > 0)
                 {
-                    ImageInterop.WriteAll(fd, _buffer.AsSpan(0, n));
+                    Libc.WriteAll(fd, _buffer.AsSpan(0, n));
                     BytesWritten += n;
                 }
             }
 
             Metadata(fd, path, entry);
-            _ = ImageInterop.SetTimes(fd, entry.ModificationTime);
+            _ = Libc.SetTimes(fd, entry.ModificationTime);
         }
         catch (IOException e)
         {
@@ -185,7 +187,7 @@ public sealed class LayerUnpacker : IDisposable
         }
         finally
         {
-            ImageInterop.Close(fd);
+            Libc.Close(fd);
         }
     }
 
@@ -200,8 +202,8 @@ public sealed class LayerUnpacker : IDisposable
         var slash = target.LastIndexOf('/');
         var targetDir = slash < 0 ? "" : target[..slash];
         var targetName = slash < 0 ? target : target[(slash + 1)..];
-        var targetParent = ImageInterop.OpenAt2(_root, targetDir.Length == 0 ? "." : targetDir, ImageInterop.O_PATH | ImageInterop.O_DIRECTORY | ImageInterop.O_CLOEXEC, 0,
-            ImageInterop.RESOLVE_IN_ROOT | ImageInterop.RESOLVE_NO_MAGICLINKS);
+        var targetParent = Libc.OpenAt2(_root, targetDir.Length == 0 ? "." : targetDir, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0,
+            Libc.RESOLVE_IN_ROOT | Libc.RESOLVE_NO_MAGICLINKS);
         if (targetParent < 0)
         {
             throw new ImagePullException($"layer {_layer} is refused: the hard link '{entry.Name}' points at '{entry.LinkName}', which the layer does not hold before it");
@@ -210,23 +212,23 @@ public sealed class LayerUnpacker : IDisposable
         try
         {
             Remove(parent, name, path);
-            if (ImageInterop.LinkAt(targetParent, targetName, parent, name, 0) != 0)
+            if (Libc.LinkAt(targetParent, targetName, parent, name, 0) != 0)
             {
-                throw new ImagePullException($"layer {_layer} is refused: the hard link '{entry.Name}' → '{entry.LinkName}' cannot be made: {ImageInterop.Describe(ImageInterop.LastError)}");
+                throw new ImagePullException($"layer {_layer} is refused: the hard link '{entry.Name}' → '{entry.LinkName}' cannot be made: {Libc.Describe(Libc.LastError)}");
             }
         }
         finally
         {
-            ImageInterop.Close(targetParent);
+            Libc.Close(targetParent);
         }
     }
 
     private void Metadata(int fd, string path, TarEntry entry)
     {
-        Check(ImageInterop.Fchown(fd, entry.Uid, entry.Gid), "chown", path);
+        Check(Libc.Fchown(fd, entry.Uid, entry.Gid), "chown", path);
 
         // After chown, which clears set-user-ID and set-group-ID bits.
-        Check(ImageInterop.Fchmod(fd, (uint)entry.Mode & 0xFFF), "chmod", path);
+        Check(Libc.Fchmod(fd, (uint)entry.Mode & 0xFFF), "chmod", path);
         if (entry is PaxTarEntry pax)
         {
             foreach (var (key, value) in pax.ExtendedAttributes)
@@ -245,7 +247,7 @@ public sealed class LayerUnpacker : IDisposable
                 }
 
                 var bytes = Encoding.Latin1.GetBytes(value);
-                _ = ImageInterop.Fsetxattr(fd, attribute, bytes, (nuint)bytes.Length, 0);
+                _ = Libc.Fsetxattr(fd, attribute, bytes, (nuint)bytes.Length, 0);
             }
         }
     }
@@ -253,40 +255,40 @@ public sealed class LayerUnpacker : IDisposable
     /// <summary>Removes whatever <paramref name="name"/> is in <paramref name="parent"/> (a tar entry replaces what was there).</summary>
     private void Remove(int parent, string name, string path)
     {
-        if (ImageInterop.UnlinkAt(parent, name, 0) == 0)
+        if (Libc.UnlinkAt(parent, name, 0) == 0)
         {
             return;
         }
 
-        var error = ImageInterop.LastError;
-        if (error == ImageInterop.ENOENT)
+        var error = Libc.LastError;
+        if (error == Libc.ENOENT)
         {
             return;
         }
 
-        if (error is ImageInterop.EISDIR or 1 /* EPERM: unlink of a directory */)
+        if (error is Libc.EISDIR or 1 /* EPERM: unlink of a directory */)
         {
             RemoveTree(parent, name, path);
             return;
         }
 
-        throw new IOException($"cannot replace {path}: {ImageInterop.Describe(error)}");
+        throw new IOException($"cannot replace {path}: {Libc.Describe(error)}");
     }
 
     private void RemoveTree(int parent, string name, string path)
     {
-        if (ImageInterop.UnlinkAt(parent, name, ImageInterop.AT_REMOVEDIR) == 0)
+        if (Libc.UnlinkAt(parent, name, Libc.AT_REMOVEDIR) == 0)
         {
             return;
         }
 
-        var fd = Check(ImageInterop.OpenAt(parent, name, ImageInterop.O_RDONLY | ImageInterop.O_DIRECTORY | ImageInterop.O_NOFOLLOW | ImageInterop.O_CLOEXEC, 0), "open", path);
+        var fd = Check(Libc.OpenAt(parent, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0), "open", path);
         try
         {
             var full = Path.Combine($"/proc/self/fd/{fd}");
             foreach (var child in new DirectoryInfo(full).EnumerateFileSystemInfos())
             {
-                if (ImageInterop.UnlinkAt(fd, child.Name, 0) != 0)
+                if (Libc.UnlinkAt(fd, child.Name, 0) != 0)
                 {
                     RemoveTree(fd, child.Name, path + "/" + child.Name);
                 }
@@ -294,11 +296,11 @@ public sealed class LayerUnpacker : IDisposable
         }
         finally
         {
-            ImageInterop.Close(fd);
+            Libc.Close(fd);
         }
 
         _parentPath = null; // cached descriptors below it are gone
-        Check(ImageInterop.UnlinkAt(parent, name, ImageInterop.AT_REMOVEDIR), "remove", path);
+        Check(Libc.UnlinkAt(parent, name, Libc.AT_REMOVEDIR), "remove", path);
     }
 
     /// <summary>The directory <paramref name="dir"/> of the layer, resolved beneath it, created when missing.</summary>
@@ -311,20 +313,20 @@ public sealed class LayerUnpacker : IDisposable
 
         if (_parentFd >= 0)
         {
-            ImageInterop.Close(_parentFd);
+            Libc.Close(_parentFd);
             _parentFd = -1;
         }
 
-        var fd = ImageInterop.OpenAt2(_root, dir.Length == 0 ? "." : dir, ImageInterop.O_PATH | ImageInterop.O_DIRECTORY | ImageInterop.O_CLOEXEC, 0,
-            ImageInterop.RESOLVE_IN_ROOT | ImageInterop.RESOLVE_NO_MAGICLINKS);
-        if (fd < 0 && ImageInterop.LastError == ImageInterop.ENOENT)
+        var fd = Libc.OpenAt2(_root, dir.Length == 0 ? "." : dir, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0,
+            Libc.RESOLVE_IN_ROOT | Libc.RESOLVE_NO_MAGICLINKS);
+        if (fd < 0 && Libc.LastError == Libc.ENOENT)
         {
             // Tars may omit directory entries: create the missing ones, each beneath the root.
             var current = "";
             foreach (var part in dir.Split('/'))
             {
-                var at = ImageInterop.OpenAt2(_root, current.Length == 0 ? "." : current, ImageInterop.O_PATH | ImageInterop.O_DIRECTORY | ImageInterop.O_CLOEXEC, 0,
-                    ImageInterop.RESOLVE_IN_ROOT | ImageInterop.RESOLVE_NO_MAGICLINKS);
+                var at = Libc.OpenAt2(_root, current.Length == 0 ? "." : current, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0,
+                    Libc.RESOLVE_IN_ROOT | Libc.RESOLVE_NO_MAGICLINKS);
                 if (at < 0)
                 {
                     throw new ImagePullException($"layer {_layer} is refused: '{dir}' goes through '{current}', a symlink that leads nowhere in the layer");
@@ -332,21 +334,21 @@ public sealed class LayerUnpacker : IDisposable
 
                 try
                 {
-                    if (ImageInterop.MkdirAt(at, part, 0x1ED /* 0755 */) != 0 && ImageInterop.LastError != ImageInterop.EEXIST)
+                    if (Libc.MkdirAt(at, part, 0x1ED /* 0755 */) != 0 && Libc.LastError != Libc.EEXIST)
                     {
                         Check(-1, "mkdir", current.Length == 0 ? part : current + "/" + part);
                     }
                 }
                 finally
                 {
-                    ImageInterop.Close(at);
+                    Libc.Close(at);
                 }
 
                 current = current.Length == 0 ? part : current + "/" + part;
             }
 
-            fd = ImageInterop.OpenAt2(_root, dir, ImageInterop.O_PATH | ImageInterop.O_DIRECTORY | ImageInterop.O_CLOEXEC, 0,
-                ImageInterop.RESOLVE_IN_ROOT | ImageInterop.RESOLVE_NO_MAGICLINKS);
+            fd = Libc.OpenAt2(_root, dir, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0,
+                Libc.RESOLVE_IN_ROOT | Libc.RESOLVE_NO_MAGICLINKS);
         }
 
         Check(fd, "open", dir);
@@ -387,18 +389,18 @@ public sealed class LayerUnpacker : IDisposable
     {
         if (result < 0)
         {
-            var error = ImageInterop.LastError;
-            if (error == ImageInterop.ENOSPC)
+            var error = Libc.LastError;
+            if (error == Libc.ENOSPC)
             {
                 throw new IOException($"the disk is full ({what} {path} in layer {_layer})");
             }
 
-            if (error is ImageInterop.ELOOP or ImageInterop.EXDEV or ImageInterop.ENOTDIR)
+            if (error is Libc.ELOOP or Libc.EXDEV or Libc.ENOTDIR)
             {
-                throw new ImagePullException($"layer {_layer} is refused: {what} '{path}' goes through a link that leads out of place ({ImageInterop.Describe(error)})");
+                throw new ImagePullException($"layer {_layer} is refused: {what} '{path}' goes through a link that leads out of place ({Libc.Describe(error)})");
             }
 
-            throw new IOException($"{what} {path} in layer {_layer}: {ImageInterop.Describe(error)}");
+            throw new IOException($"{what} {path} in layer {_layer}: {Libc.Describe(error)}");
         }
 
         return result;
@@ -408,10 +410,10 @@ public sealed class LayerUnpacker : IDisposable
     {
         if (_parentFd >= 0)
         {
-            ImageInterop.Close(_parentFd);
+            Libc.Close(_parentFd);
             _parentFd = -1;
         }
 
-        ImageInterop.Close(_root);
+        Libc.Close(_root);
     }
 }

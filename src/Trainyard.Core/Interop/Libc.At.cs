@@ -1,14 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace Trainyard.Images;
+namespace Trainyard.Interop;
 
 /// <summary>
-/// The system calls images need that .NET does not expose: path resolution confined to a directory
-/// (openat2 with RESOLVE_IN_ROOT), the *at family for unpacking, extended attributes, flock, and the
-/// mount API (open_tree, mount_setattr, move_mount, fsopen/fsconfig/fsmount) for idmapped overlay roots.
-/// Syscall numbers above 424 are shared by every Linux architecture; the others go through libc.
+/// Paths resolved beneath a directory (openat2 with RESOLVE_IN_ROOT) and the *at calls that unpack image
+/// layers without following a final symlink; extended attributes, times, flock(2) and dup(2).
 /// </summary>
-internal static unsafe partial class ImageInterop
+internal static unsafe partial class Libc
 {
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
@@ -16,16 +14,11 @@ internal static unsafe partial class ImageInterop
     public const int AT_EMPTY_PATH = 0x1000;
     public const int AT_RECURSIVE = 0x8000;
 
-    public const int O_RDONLY = 0;
-    public const int O_WRONLY = 1;
-    public const int O_RDWR = 2;
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
     public const int O_TRUNC = 0x200;
     public const int O_DIRECTORY = 0x10000;
     public const int O_NOFOLLOW = 0x20000;
-    public const int O_CLOEXEC = 0x80000;
-    public const int O_PATH = 0x200000;
 
     public const ulong RESOLVE_NO_MAGICLINKS = 0x02;
     public const ulong RESOLVE_BENEATH = 0x08;
@@ -34,13 +27,7 @@ internal static unsafe partial class ImageInterop
     public const uint S_IFIFO = 0x1000;
     public const uint S_IFCHR = 0x2000;
 
-    public const int ENOENT = 2;
-    public const int EINTR = 4;
-    public const int EAGAIN = 11;
     public const int EEXIST = 17;
-    public const int ENOTDIR = 20;
-    public const int EISDIR = 21;
-    public const int EINVAL = 22;
     public const int ENOSPC = 28;
     public const int ENOTEMPTY = 39;
     public const int ELOOP = 40;
@@ -51,28 +38,7 @@ internal static unsafe partial class ImageInterop
     public const int LOCK_NB = 4;
     public const int LOCK_UN = 8;
 
-    public const uint OPEN_TREE_CLONE = 1;
-    public const uint OPEN_TREE_CLOEXEC = 0x80000;
-    public const uint MOVE_MOUNT_F_EMPTY_PATH = 0x4;
-    public const uint MOVE_MOUNT_T_EMPTY_PATH = 0x40;
-    public const ulong MOUNT_ATTR_IDMAP = 0x100000;
-    public const uint FSOPEN_CLOEXEC = 1;
-    public const uint FSMOUNT_CLOEXEC = 1;
-    public const uint FSCONFIG_SET_STRING = 1;
-    public const uint FSCONFIG_CMD_CREATE = 6;
-
-    public const ulong MS_BIND = 0x1000;
-    public const ulong MS_REC = 0x4000;
-    public const ulong MS_PRIVATE = 1 << 18;
-    public const int MNT_DETACH = 2;
-
-    private const long SYS_open_tree = 428;
-    private const long SYS_move_mount = 429;
-    private const long SYS_fsopen = 430;
-    private const long SYS_fsconfig = 431;
-    private const long SYS_fsmount = 432;
     private const long SYS_openat2 = 437;
-    private const long SYS_mount_setattr = 442;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct OpenHow
@@ -83,24 +49,11 @@ internal static unsafe partial class ImageInterop
     }
 
     [StructLayout(LayoutKind.Sequential)]
-    private struct MountAttr
-    {
-        public ulong AttrSet;
-        public ulong AttrClr;
-        public ulong Propagation;
-        public ulong UsernsFd;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
     private struct Timespec
     {
         public long Seconds;
         public long Nanoseconds;
     }
-
-    public static int LastError => Marshal.GetLastPInvokeError();
-
-    public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno) + $" (errno {errno})";
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static partial long Syscall(long number, long a1, long a2, long a3, long a4, long a5);
@@ -122,68 +75,9 @@ internal static unsafe partial class ImageInterop
         }
     }
 
-    public static int OpenTree(int dirFd, string path, uint flags)
-    {
-        var bytes = Utf8(path);
-        fixed (byte* p = bytes)
-        {
-            return (int)Syscall(SYS_open_tree, dirFd, (long)p, flags, 0, 0);
-        }
-    }
-
-    public static int SetIdmap(int treeFd, int usernsFd)
-    {
-        var attr = new MountAttr { AttrSet = MOUNT_ATTR_IDMAP, UsernsFd = (ulong)usernsFd };
-        var empty = Utf8("");
-        fixed (byte* p = empty)
-        {
-            return (int)Syscall(SYS_mount_setattr, treeFd, (long)p, AT_EMPTY_PATH, (long)&attr, sizeof(MountAttr));
-        }
-    }
-
-    public static int MoveMount(int fromFd, string fromPath, int toFd, string toPath, uint flags)
-    {
-        var from = Utf8(fromPath);
-        var to = Utf8(toPath);
-        fixed (byte* f = from)
-        fixed (byte* t = to)
-        {
-            return (int)Syscall(SYS_move_mount, fromFd, (long)f, toFd, (long)t, flags);
-        }
-    }
-
-    public static int FsOpen(string fsName)
-    {
-        var name = Utf8(fsName);
-        fixed (byte* n = name)
-        {
-            return (int)Syscall(SYS_fsopen, (long)n, FSOPEN_CLOEXEC, 0, 0, 0);
-        }
-    }
-
-    public static int FsConfigString(int fsFd, string key, string value)
-    {
-        var k = Utf8(key);
-        var v = Utf8(value);
-        fixed (byte* kp = k)
-        fixed (byte* vp = v)
-        {
-            return (int)Syscall(SYS_fsconfig, fsFd, FSCONFIG_SET_STRING, (long)kp, (long)vp, 0);
-        }
-    }
-
-    public static int FsConfigCreate(int fsFd) => (int)Syscall(SYS_fsconfig, fsFd, FSCONFIG_CMD_CREATE, 0, 0, 0);
-
-    public static int FsMount(int fsFd) => (int)Syscall(SYS_fsmount, fsFd, FSMOUNT_CLOEXEC, 0, 0, 0);
-
-    [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Mount(string? source, string target, string? fsType, ulong flags, string? data);
-
-    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Umount2(string target, int flags);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    public static partial int Close(int fd);
+    /// <summary>dup(2): a copy without close-on-exec, which a child process inherits.</summary>
+    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
+    public static partial int Dup(int fd);
 
     [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int OpenAt(int dirFd, string path, int flags, uint mode);
@@ -224,20 +118,11 @@ internal static unsafe partial class ImageInterop
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static partial int Flock(int fd, int operation);
 
-    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
-    public static partial nint Read(int fd, byte* buffer, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
-    public static partial nint Write(int fd, byte* buffer, nuint count);
-
     [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int UtimensAt(int dirFd, string path, Timespec* times, int flags);
 
     [LibraryImport("libc", EntryPoint = "futimens", SetLastError = true)]
     private static partial int Futimens(int fd, Timespec* times);
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    public static partial uint GetEuid();
 
     /// <summary>Sets the access and modification times of <paramref name="path"/> (not following a final symlink).</summary>
     public static int SetTimes(int dirFd, string path, DateTimeOffset time)
