@@ -14,7 +14,7 @@ namespace Trainyard.Bench;
 /// </summary>
 internal static class ImageBench
 {
-    private const string Script = "import time\nt = time.time()\nopen('/opt/ml/model/t', 'w').write(repr(t))\n";
+    private const string Script = "import time; t = time.time(); open('/opt/ml/model/t', 'w').write(repr(t))";
 
     public static async Task<int> StartAsync(string[] args)
     {
@@ -29,7 +29,7 @@ internal static class ImageBench
             using var http = new HttpClient { BaseAddress = server.Address };
             var plain = Path.Combine(root, "plain");
             Directory.CreateDirectory(plain);
-            File.WriteAllText(Path.Combine(plain, "train"), "#!/usr/bin/python3 -S\n" + Script);
+            File.WriteAllText(Path.Combine(plain, "train"), "#!/usr/bin/python3 -S\n" + Script + "\n");
             File.SetUnixFileMode(Path.Combine(plain, "train"), (UnixFileMode)0b111_101_101);
             Run("podman", [.. podman, "pull", "--quiet", "--tls-verify=false", image]);
             var podmanOut = Path.Combine(root, "podman-out");

@@ -97,7 +97,7 @@ public sealed class ImageJobTests(RegistryFixture registries)
         var transitions = job["SecondaryStatusTransitions"]!.AsArray().Select(t => t!["Status"]!.GetValue<string>()).ToList();
         Assert.Equal(["Starting", "Downloading", "Training", "Uploading", "Completed"], transitions);
 
-        var log = await File.ReadAllTextAsync(Directory.GetFiles(Path.Combine(server.Home, "jobs", name, "logs"))[0]);
+        var log = server.LogOf(name);
         Assert.Contains("entrypoint got: train", log, StringComparison.Ordinal);
         Assert.Contains($"Pulled {image}", log, StringComparison.Ordinal);
         Assert.Equal(0.93, job["FinalMetricDataList"]![0]!["Value"]!.GetValue<double>());
@@ -110,7 +110,7 @@ public sealed class ImageJobTests(RegistryFixture registries)
         var again = TestJobs.UniqueName("image");
         await server.CreateAsync(Request(again, image));
         Assert.Equal("Completed", (await server.WaitForEndAsync(again))["TrainingJobStatus"]!.GetValue<string>());
-        var secondLog = await File.ReadAllTextAsync(Directory.GetFiles(Path.Combine(server.Home, "jobs", again, "logs"))[0]);
+        var secondLog = server.LogOf(again);
         Assert.Contains("Using the cached image", secondLog, StringComparison.Ordinal);
     }
 
@@ -218,7 +218,7 @@ public sealed class ImageJobTests(RegistryFixture registries)
             await restarted.CreateAsync(request);
             var job = await restarted.WaitForEndAsync(name);
             Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString());
-            var log = await File.ReadAllTextAsync(Directory.GetFiles(Path.Combine(restarted.Home, "jobs", name, "logs"))[0]);
+            var log = restarted.LogOf(name);
             Assert.Contains("Using the cached image", log, StringComparison.Ordinal);
         }
     }
