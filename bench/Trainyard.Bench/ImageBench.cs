@@ -6,7 +6,7 @@ namespace Trainyard.Bench;
 
 /// <summary>
 /// Container images against their peers, round-robin in one run.
-/// <c>image-start REGISTRY_IMAGE [runs=20]</c>: CreateTrainingJob → the algorithm's first instruction
+/// <c>image-start REGISTRY_IMAGE [runs=20]</c> (podman: runc, cgroupfs, Debian's <c>runc</c> package): CreateTrainingJob → the algorithm's first instruction
 /// for the same Python algorithm as a plain executable (the machine's python3), as the cached image,
 /// and as <c>podman run --rm</c> of the same image (already in podman's storage).
 /// <c>image-pull REGISTRY_IMAGE [runs=3]</c>: first pull + unpack into an empty cache: trainyard images
@@ -22,7 +22,12 @@ internal static class ImageBench
         var runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20;
         var root = Path.Combine("/var/tmp", "trainyard-bench-image-" + Environment.ProcessId);
         Directory.CreateDirectory(root);
-        var podman = new[] { "--root", Path.Combine(root, "podman"), "--runroot", Path.Combine(root, "podman-run"), "--storage-driver", "overlay" };
+        var podman = new[] { "--root", Path.Combine(root, "podman"), "--runroot", Path.Combine(root, "podman-run"), "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "--runtime", "runc" };
+
+        // This machine's podman: runc on cgroupfs, and no default ulimits above the host's hard limits.
+        var containersConf = Path.Combine(root, "containers.conf");
+        File.WriteAllText(containersConf, "[containers]\ndefault_ulimits = []\n");
+        Environment.SetEnvironmentVariable("CONTAINERS_CONF", containersConf);
         try
         {
             await using var server = await TrainyardServer.StartAsync(new TrainyardOptions { Home = Path.Combine(root, "home") });
@@ -176,20 +181,7 @@ internal static class ImageBench
             throw new InvalidOperationException($"job {name} {record.Status}: {record.FailureReason}");
         }
 
-        var archive = Path.Combine(server.Jobs.Options.ObjectStoreDirectory, "bench", "out", name, "output", "model.tar.gz");
-        using var file = File.OpenRead(archive);
-        using var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress);
-        using var tar = new System.Formats.Tar.TarReader(gzip);
-        while (tar.GetNextEntry() is { } entry2)
-        {
-            if (entry2.Name == "t")
-            {
-                using var reader = new StreamReader(entry2.DataStream!);
-                return (double.Parse(reader.ReadToEnd().Trim(), CultureInfo.InvariantCulture) - (sent - DateTimeOffset.UnixEpoch).TotalSeconds) * 1000.0;
-            }
-        }
-
-        throw new InvalidOperationException("the algorithm wrote no timestamp");
+        return (double.Parse(StartupBench.ReadMarker(server, name), CultureInfo.InvariantCulture) - (sent - DateTimeOffset.UnixEpoch).TotalSeconds) * 1000.0;
     }
 
     private static double PodmanRun(string[] podman, string image, string output)

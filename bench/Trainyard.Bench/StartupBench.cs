@@ -99,7 +99,8 @@ internal static class StartupBench
         return (started - (returned - DateTimeOffset.UnixEpoch).TotalSeconds) * 1000.0;
     }
 
-    private static string ReadMarker(TrainyardServer server, string name)
+    /// <summary>The timestamp the algorithm wrote to /opt/ml/model/t, from the job's model.tar.gz.</summary>
+    internal static string ReadMarker(TrainyardServer server, string name)
     {
         var archive = Path.Combine(server.Jobs.Options.ObjectStoreDirectory, "bench", "out", name, "output", "model.tar.gz");
         using var file = File.OpenRead(archive);

@@ -18,6 +18,9 @@ public sealed partial class HostRuntime
 {
     private ImageHost? _image;
 
+    // The job's user namespace is made while the host prepares and downloads (a process start of its own).
+    private Task<UserNamespace>? _namespace;
+
     /// <summary>The image this host runs, when it runs one.</summary>
     private ImageLocation? ContainerImage => ResolvedImage.Parse(plan.ImagePath) is ResolvedImage.Container c ? c.Location : null;
 
@@ -78,7 +81,9 @@ public sealed partial class HostRuntime
             inUse = await FileLock.AcquireAsync(cache.InUseLockPath(image.ManifestDigest), exclusive: false, stop).ConfigureAwait(false);
             var config = cache.Config(image).Config ?? new OciRunConfig();
             var ids = new IdRange(plan.IdRangeStart);
-            userNamespace = await UserNamespace.CreateAsync(ids, stop).ConfigureAwait(false);
+            var made = _namespace ?? UserNamespace.CreateAsync(ids, stop);
+            _namespace = null;
+            userNamespace = await made.ConfigureAwait(false);
             var upper = Path.Combine(Path.GetDirectoryName(plan.HostDirectory)!, plan.HostName + ".overlay");
             ImageCache.DeleteTree(upper);
             Directory.CreateDirectory(upper);
@@ -177,10 +182,23 @@ public sealed partial class HostRuntime
         };
     }
 
+    /// <summary>Starts making the job's user namespace early, when this host will run an image.</summary>
+    private void PrepareUserNamespaceEarly(bool sandboxed)
+    {
+        if (ContainerImage is not null && sandboxed && Libc.GetEuid() == 0)
+        {
+            _namespace = UserNamespace.CreateAsync(new IdRange(plan.IdRangeStart), CancellationToken.None);
+        }
+    }
+
     private void DisposeImage()
     {
         _image?.Dispose();
         _image = null;
+        if (Interlocked.Exchange(ref _namespace, null) is { } pending)
+        {
+            pending.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }
     }
 
     private HostResult Fail(string message)

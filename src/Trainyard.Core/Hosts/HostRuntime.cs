@@ -39,6 +39,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         }
         finally
         {
+            DisposeImage();
             await UnmountFastFileChannelsAsync().ConfigureAwait(false);
             _log.Dispose();
         }
@@ -47,6 +48,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
     private async Task<HostResult> RunCoreAsync(CancellationToken stop)
     {
         var sandboxed = plan.UseSandbox && SandboxCommand.Bubblewrap is not null;
+        PrepareUserNamespaceEarly(sandboxed);
         var contract = new ContainerContract(plan, sandboxed);
         events.OnPhase(plan.HostName, HostPhase.Preparing);
         contract.Lay();
