@@ -142,6 +142,21 @@ public sealed class ImageJobTests(RegistryFixture registries)
     }
 
     [Fact]
+    public async Task ImageJob_EcrUriMappedToAnotherRegistry_RunsUnchanged()
+    {
+        using var dir = new TempDirectory("image-job");
+        var image = await PushAlgorithmAsync(dir, "jobs/mapped", train: "#!/bin/sh\necho mapped > /opt/ml/model/which\n");
+        const string Ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-algo";
+        await using var server = await TestServer.StartAsync(o => o with { Images = new Dictionary<string, string> { [Ecr] = image } });
+        var name = TestJobs.UniqueName("mapped");
+        await server.CreateAsync(TestJobs.Request(name, Ecr + ":7"));
+        var job = await server.WaitForEndAsync(name);
+        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString());
+        Assert.Equal(Ecr + ":7", job["AlgorithmSpecification"]!["TrainingImage"]!.GetValue<string>());
+        Assert.Equal("mapped\n", TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"))["which"]);
+    }
+
+    [Fact]
     public async Task ImageJob_BadImages_FailWithClientErrorNamingTheImage()
     {
         using var dir = new TempDirectory("image-job");

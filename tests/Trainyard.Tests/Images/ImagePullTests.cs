@@ -228,6 +228,28 @@ public sealed class ImagePullTests(RegistryFixture registries)
         Assert.Empty(Directory.EnumerateFileSystemEntries(fresh.TempDirectory));
     }
 
+    [Fact]
+    public async Task Prune_KeepsTheLayersOfAnImageARunningJobHolds()
+    {
+        using var dir = new TempDirectory("pull");
+        var (layout, tag) = await BusyboxLayoutAsync(dir);
+        var reference = await registries.Open.PushAsync(layout.Directory, tag, "pull/in-use");
+        var cache = new ImageCache(dir["cache"]);
+        var image = await new ImagePuller(cache, Registry).PullAsync(ImageLocation.Parse(reference), false, null, null, default);
+        Assert.True(cache.RemoveRef("docker://" + reference));
+
+        using (await FileLock.AcquireAsync(cache.InUseLockPath(image.ManifestDigest), exclusive: false, default))
+        {
+            var kept = await cache.PruneAsync(default);
+            Assert.Equal(0, kept.Layers);
+            Assert.All(image.Layers, l => Assert.True(cache.HasLayer(l)));
+        }
+
+        var pruned = await cache.PruneAsync(default);
+        Assert.Equal(2, pruned.Layers);
+        Assert.All(image.Layers, l => Assert.False(cache.HasLayer(l)));
+    }
+
     private static void WriteAuth(string path, string registry, string user, string password) =>
         File.WriteAllText(path, new System.Text.Json.Nodes.JsonObject
         {
