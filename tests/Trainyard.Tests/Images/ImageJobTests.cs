@@ -157,6 +157,76 @@ public sealed class ImageJobTests(RegistryFixture registries)
     }
 
     [Fact]
+    public async Task ImageJob_LayeredImage_SeesTheLayersAsDockerWould_FromARegistryInDockerFormatAndFromArchives()
+    {
+        using var dir = new TempDirectory("image-job");
+        var layout = new OciLayoutBuilder(dir["layout"]);
+        const string Look = """
+            #!/bin/sh
+            out=/opt/ml/model
+            ls /data > $out/data
+            ls /opaque > $out/opaque
+            stat -c %h /hard/a > $out/links
+            [ "$(stat -c %i /hard/a)" = "$(stat -c %i /hard/b)" ] && echo same > $out/inode
+            cat /hard/b > $out/hard-b
+            readlink /lib64-link > $out/symlink
+            """;
+        var lower = layout.AddLayer(w =>
+        {
+            Busybox(w, Look);
+            Dir(w, "data");
+            Text(w, "data/keep", "kept");
+            Text(w, "data/gone", "must be hidden by the upper layer's whiteout");
+            Dir(w, "opaque");
+            Text(w, "opaque/old", "must be hidden by the opaque directory");
+            Link(w, TarEntryType.SymbolicLink, "lib64-link", "/lib64/ld-linux-x86-64.so.2");
+        });
+        var upper = layout.AddLayer(w =>
+        {
+            Dir(w, "data");
+            Text(w, "data/.wh.gone", "");
+            Dir(w, "opaque");
+            Text(w, "opaque/.wh..wh..opq", "");
+            Text(w, "opaque/new", "new");
+            Dir(w, "hard");
+            Text(w, "hard/a", "one file, two names");
+            Link(w, TarEntryType.HardLink, "hard/b", "hard/a");
+        }, gzip: false);
+        layout.Tag(layout.AddImage([lower, upper], env: ["PATH=/usr/local/bin:/bin"]), "1");
+
+        // The same image three ways: Docker's v2 manifest and layer types from a registry, the OCI layout on
+        // disk, and the docker-archive that skopeo (like `docker save`) writes.
+        var docker = await registries.Open.PushAsync(layout.Directory, "1", "jobs/layered", format: "v2s2");
+        using (var http = new HttpClient())
+        {
+            using var get = new HttpRequestMessage(HttpMethod.Get, $"http://{registries.Open.Address}/v2/jobs/layered/manifests/1");
+            get.Headers.Accept.ParseAdd("application/vnd.docker.distribution.manifest.v2+json");
+            using var response = await http.SendAsync(get);
+            var manifest = await response.Content.ReadAsStringAsync();
+            Assert.Equal("application/vnd.docker.distribution.manifest.v2+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("application/vnd.docker.image.rootfs.diff.tar.gzip", manifest, StringComparison.Ordinal);
+        }
+
+        var (code, _, stderr) = await Tools.RunAsync("skopeo", "copy", "--quiet", $"oci:{layout.Directory}:1", $"docker-archive:{dir["layered.tar"]}:layered:1");
+        Assert.True(code == 0, stderr);
+        await using var server = await TestServer.StartAsync();
+        foreach (var image in new[] { docker, $"oci:{layout.Directory}:1", $"docker-archive:{dir["layered.tar"]}" })
+        {
+            var name = TestJobs.UniqueName("layered");
+            await server.CreateAsync(TestJobs.Request(name, image));
+            var job = await server.WaitForEndAsync(name);
+            Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", image + ": " + job.ToJsonString());
+            var model = TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"));
+            Assert.Equal("keep\n", model["data"]);
+            Assert.Equal("new\n", model["opaque"]);
+            Assert.Equal("2\n", model["links"]);
+            Assert.Equal("same\n", model["inode"]);
+            Assert.Equal("one file, two names", model["hard-b"]);
+            Assert.Equal("/lib64/ld-linux-x86-64.so.2\n", model["symlink"]);
+        }
+    }
+
+    [Fact]
     public async Task ImageJob_BadImages_FailWithClientErrorNamingTheImage()
     {
         using var dir = new TempDirectory("image-job");

@@ -83,10 +83,16 @@ public sealed class DockerRegistry : IAsyncDisposable
     }
 
     /// <summary>Pushes the layout's <paramref name="tag"/> as NAME:TAG (all platforms of an index).</summary>
-    public async Task<string> PushAsync(string layout, string tag, string name, string? pushTag = null)
+    /// <param name="format">skopeo's <c>--format</c>: <c>v2s2</c> converts to Docker's manifest and layer media types.</param>
+    public async Task<string> PushAsync(string layout, string tag, string name, string? pushTag = null, string? format = null)
     {
         var reference = $"{Address}/{name}:{pushTag ?? tag}";
         var args = new List<string> { "copy", "--quiet", "--all", "--dest-tls-verify=false" };
+        if (format is not null)
+        {
+            args.Add("--format=" + format);
+        }
+
         if (RequiresAuth)
         {
             args.Add($"--dest-creds={User}:{Password}");
