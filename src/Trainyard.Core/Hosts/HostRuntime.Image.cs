@@ -78,7 +78,22 @@ public sealed partial class HostRuntime
         ImageRoot? root = null;
         try
         {
-            inUse = await FileLock.AcquireAsync(cache.InUseLockPath(image.ManifestDigest), exclusive: false, stop).ConfigureAwait(false);
+            // Under the cache's lock (shared, as pulls hold it) a prune either finished before — and the check below
+            // sees what it removed — or starts after, and then sees this job's in-use lock.
+            using (await FileLock.AcquireAsync(cache.GcLockPath, exclusive: false, stop).ConfigureAwait(false))
+            {
+                inUse = await FileLock.AcquireAsync(cache.InUseLockPath(image.ManifestDigest), exclusive: false, stop).ConfigureAwait(false);
+            }
+
+            if (!image.Layers.All(cache.HasLayer))
+            {
+                // A prune ran between the look-up and the lock: pull again, now that the lock keeps what arrives.
+                Note($"The cached image {location.Display} was pruned while this job started; pulling it again.");
+                image = await new ImagePuller(cache, registry).PullAsync(location, refresh: false, Note, p => events.OnImageProgress(plan.HostName, p), stop).ConfigureAwait(false);
+                inUse.Dispose();
+                inUse = await FileLock.AcquireAsync(cache.InUseLockPath(image.ManifestDigest), exclusive: false, stop).ConfigureAwait(false);
+            }
+
             var config = cache.Config(image).Config ?? new OciRunConfig();
             var ids = new IdRange(plan.IdRangeStart);
             var made = _namespace ?? UserNamespace.CreateAsync(ids, stop);

@@ -150,12 +150,14 @@ internal static unsafe partial class Libc
                 var n = Write(fd, p + offset, (nuint)(data.Length - offset));
                 if (n < 0)
                 {
-                    if (LastError == EINTR)
+                    var error = LastError;
+                    if (error == EINTR)
                     {
                         continue;
                     }
 
-                    throw new IOException("write failed: " + Describe(LastError));
+                    // The errno travels as the HResult, as .NET's own file I/O does on Unix (ENOSPC is recognised by it).
+                    throw new IOException("write failed: " + Describe(error), error);
                 }
 
                 offset += (int)n;

@@ -112,6 +112,17 @@ public sealed class ImageJobTests(RegistryFixture registries)
         Assert.Equal("Completed", (await server.WaitForEndAsync(again))["TrainingJobStatus"]!.GetValue<string>());
         var secondLog = server.LogOf(again);
         Assert.Contains("Using the cached image", secondLog, StringComparison.Ordinal);
+
+        // Layers gone from under a tag (a prune, a hand): the host pulls them again instead of mounting nothing.
+        foreach (var layer in Directory.EnumerateDirectories(Path.Combine(server.Home, "images", "layers")))
+        {
+            Directory.Delete(layer, recursive: true);
+        }
+
+        var pruned = TestJobs.UniqueName("image");
+        await server.CreateAsync(Request(pruned, image));
+        Assert.Equal("Completed", (await server.WaitForEndAsync(pruned))["TrainingJobStatus"]!.GetValue<string>());
+        Assert.Contains($"Pulled {image}", server.LogOf(pruned), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -191,6 +191,68 @@ public sealed class ImagePullTests(RegistryFixture registries)
         }
     }
 
+    [SkippableFact]
+    public async Task Pull_DiskFullWhileUnpacking_FailsNamingTheCache_LeavesNothing_AndTheNextPullIsClean()
+    {
+        Skip.IfNot(Environment.UserName == "root", "mounting a small tmpfs for the cache needs root");
+        using var dir = new TempDirectory("pull");
+        var (layout, tag) = await BusyboxLayoutAsync(dir);
+        var reference = await registries.Open.PushAsync(layout.Directory, tag, "pull/full");
+        var cacheDir = dir["cache"];
+        Directory.CreateDirectory(cacheDir);
+        // Busybox alone is 2 MB: a 1 MiB file system fills up in the middle of the layer.
+        var (code, _, stderr) = await Tools.RunAsync("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", cacheDir);
+        Assert.True(code == 0, stderr);
+        try
+        {
+            var cache = new ImageCache(cacheDir);
+            var full = await Assert.ThrowsAsync<ImagePullException>(() => new ImagePuller(cache, Registry).PullAsync(ImageLocation.Parse(reference), false, null, null, default));
+            Assert.Contains($"the disk holding the image cache ({cacheDir}) is full", full.Message, StringComparison.Ordinal);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(cache.TempDirectory));
+            Assert.Null(cache.GetRef("docker://" + reference));
+            Assert.False(Directory.Exists(cache.LayersDirectory) && Directory.EnumerateFileSystemEntries(cache.LayersDirectory).Any(d => File.Exists(Path.Combine(d, "root", "bin", "busybox"))));
+
+            (code, _, stderr) = await Tools.RunAsync("mount", "-o", "remount,size=64m", cacheDir);
+            Assert.True(code == 0, stderr);
+            var image = await new ImagePuller(cache, Registry).PullAsync(ImageLocation.Parse(reference), false, null, null, default);
+            Assert.Equal(2, image.Layers.Count);
+            Assert.True(File.Exists(Path.Combine(cache.LayerRoots(image)[0], "bin", "busybox")));
+        }
+        finally
+        {
+            await Tools.RunAsync("umount", "-l", cacheDir);
+        }
+    }
+
+    [Fact]
+    public async Task Pull_RegistryThatAcceptsButNeverAnswers_FailsAfterTheResponseTimeout()
+    {
+        using var dir = new TempDirectory("pull");
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var accepted = new List<System.Net.Sockets.Socket>();
+        var accepting = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    accepted.Add(await silent.AcceptSocketAsync());
+                }
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+            }
+        });
+        var address = "127.0.0.1:" + ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        var options = Registry with { ResponseTimeout = TimeSpan.FromSeconds(1) };
+        var e = await Assert.ThrowsAsync<ImagePullException>(() => new ImagePuller(new ImageCache(dir["cache"]), options).PullAsync(ImageLocation.Parse(address + "/stalled/image:1"), false, null, null, default));
+        Assert.Contains($"the registry {address} did not answer within 1 s", e.Message, StringComparison.Ordinal);
+        silent.Stop();
+        await accepting;
+        accepted.ForEach(s => s.Dispose());
+    }
+
     [Fact]
     public async Task Pull_NonLoopbackRegistryOverPlainHttp_IsOnlyAllowedWhenInsecure()
     {

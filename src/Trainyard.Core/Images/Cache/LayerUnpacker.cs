@@ -181,6 +181,10 @@ public sealed class LayerUnpacker : IDisposable
             Metadata(fd, path, entry);
             _ = Libc.SetTimes(fd, entry.ModificationTime);
         }
+        catch (IOException e) when (e.HResult == Libc.ENOSPC)
+        {
+            throw new IOException($"the disk is full (writing {path} in layer {_layer})", e);
+        }
         catch (IOException e)
         {
             throw new IOException($"{path}: {e.Message}", e);

@@ -34,7 +34,7 @@ public sealed class RegistryClient : IDisposable
         handler.SslOptions.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
             errors == System.Net.Security.SslPolicyErrors.None
             || (sender is HttpRequestMessage { RequestUri: { } uri } && options.IsInsecure(uri.Authority));
-        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _http = new HttpClient(handler) { Timeout = options.ResponseTimeout };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("trainyard/1.0");
     }
 
@@ -102,6 +102,10 @@ public sealed class RegistryClient : IDisposable
             catch (HttpRequestException e)
             {
                 throw new ImagePullException($"cannot reach the registry {host}: {Describe(e)}", e);
+            }
+            catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw NoAnswer(host, e);
             }
 
             if (response.StatusCode != HttpStatusCode.Unauthorized)
@@ -199,6 +203,10 @@ public sealed class RegistryClient : IDisposable
         {
             throw new ImagePullException($"cannot reach the token service {realm} of the registry {host}: {Describe(e)}", e);
         }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw NoAnswer(host, e);
+        }
         catch (JsonException e)
         {
             throw new ImagePullException($"the token service {realm} of the registry {host} returned something that is not JSON: {e.Message}", e);
@@ -233,7 +241,14 @@ public sealed class RegistryClient : IDisposable
         {
             throw new ImagePullException($"cannot reach the registry {host}: {Describe(e)}", e);
         }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw NoAnswer(host, e);
+        }
     }
+
+    private ImagePullException NoAnswer(string host, Exception e) =>
+        new($"the registry {host} did not answer within {_options.ResponseTimeout.TotalSeconds:0} s", e);
 
     private static async Task<ImagePullException> ErrorAsync(ImageReference image, HttpResponseMessage response, string what, CancellationToken cancellationToken)
     {
