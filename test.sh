@@ -14,7 +14,7 @@ command -v setsid >/dev/null || missing+=(util-linux)
 command -v npm >/dev/null || missing+=(nodejs npm)   # s3rver, the S3 server the tests use
 # Container images: a real registry (with htpasswd auth), skopeo to push, podman and umoci as peers,
 # mmdebstrap to build the Python test image, busybox-static for the small one.
-for tool in docker-registry:docker-registry skopeo:skopeo umoci:umoci podman:podman mmdebstrap:mmdebstrap htpasswd:apache2-utils; do
+for tool in docker-registry:docker-registry skopeo:skopeo umoci:umoci podman:podman runc:runc mmdebstrap:mmdebstrap htpasswd:apache2-utils; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)

@@ -122,13 +122,12 @@ internal static class JobsCommand
     {
         var name = new Argument<string>("name") { Description = "The training job's name" };
         var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new lines until the job ends" };
-        var command = new Command("logs", "Print the job's log streams (<job>/algo-N-<epoch>), from the server's home directory") { name, follow, CommonOptions.Home, CommonOptions.Endpoint };
+        var command = new Command("logs", "Print the job's log streams (<job>/algo-N-<epoch>) through the server's CloudWatch Logs API") { name, follow, CommonOptions.Endpoint };
         command.SetAction(async (result, ct) =>
         {
             var job = result.GetValue(name)!;
-            var dir = Path.Combine(Path.GetFullPath(result.GetValue(CommonOptions.Home)!), "jobs", job, "logs");
             using var client = new SageMakerClient(new Uri(result.GetValue(CommonOptions.Endpoint)!));
-            return await LogFollower.RunAsync(dir, job, result.GetValue(follow), async token =>
+            return await LogTail.RunAsync(client, job, result.GetValue(follow), async token =>
             {
                 try
                 {

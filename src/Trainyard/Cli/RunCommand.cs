@@ -20,7 +20,7 @@ internal static class RunCommand
     {
         var file = new Argument<string>("job") { Description = "A CreateTrainingJob request as JSON (TrainingJobName gets a timestamp suffix)" };
         var name = new Option<string?>("--name") { Description = "Exact TrainingJobName to use (no suffix)" };
-        var endpoint = new Option<string?>("--endpoint-url") { Description = "Submit to a running server instead of an embedded one (logs are read from --home)" };
+        var endpoint = new Option<string?>("--endpoint-url") { Description = "Submit to a running server instead of an embedded one (logs are read through its CloudWatch Logs API)" };
         var command = new Command("run", "Run a training job end to end and follow it: status, logs, metrics, artifacts") { file, name, endpoint };
         CommonOptions.AddServerOptions(command);
         command.SetAction(async (result, _) =>
@@ -161,7 +161,7 @@ internal static class RunCommand
         }
     }
 
-    /// <summary>Follows a job on a running server: status by polling Describe, logs from the server's home.</summary>
+    /// <summary>Follows a job on a running server: status by polling Describe, logs through GetLogEvents.</summary>
     private static async Task<int> RunRemoteAsync(Uri endpoint, TrainyardOptions options, string requestJson)
     {
         var console = Terminal.Console;
@@ -192,7 +192,7 @@ internal static class RunCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            var logs = LogFollower.RunAsync(Path.Combine(options.JobDirectory(jobName), "logs"), jobName, follow: true, async ct =>
+            var logs = LogTail.RunAsync(client, jobName, follow: true, async ct =>
             {
                 var d = await client.DescribeTrainingJobAsync(jobName, ct).ConfigureAwait(false);
                 return IsTerminal(d.TrainingJobStatus);

@@ -64,11 +64,21 @@ public sealed class RunCommandTests
         var describe = await TrainyardCli.RunAsync(dir.Path, "jobs", "describe", name, "--endpoint-url", endpoint);
         Assert.Equal("Completed", JsonNode.Parse(describe.Stdout)!["TrainingJobStatus"]!.GetValue<string>());
 
-        var logs = await TrainyardCli.RunAsync(dir.Path, "jobs", "logs", name, "--follow", "--home", server.Home, "--endpoint-url", endpoint);
+        var logs = await TrainyardCli.RunAsync(dir.Path, "jobs", "logs", name, "--follow", "--endpoint-url", endpoint); // no --home: read through GetLogEvents
         Assert.True(logs.ExitCode == 0, logs.Stderr);
         Assert.Contains("line one", logs.Stdout, StringComparison.Ordinal);
         Assert.Contains("line two", logs.Stdout, StringComparison.Ordinal);
         Assert.Single(Directory.GetFiles(Path.Combine(server.Options.JobDirectory(name), "logs"), "*.log"), f => Path.GetFileName(f).StartsWith("algo-1-", StringComparison.Ordinal));
+
+        // `run --endpoint-url` follows a job it submits, logs included, knowing nothing of the server's home.
+        var remote = TestJobs.UniqueName("remote");
+        var slow = TestJobs.Algorithm(dir, "#!/bin/sh\necho first half\nsleep 1\necho second half\n", "slow");
+        File.WriteAllText(Path.Combine(dir.Path, "remote.json"), TestJobs.Request(remote, slow).ToJsonString());
+        var run = await TrainyardCli.RunAsync(dir.Path, "run", "remote.json", "--name", remote, "--endpoint-url", endpoint);
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.Contains("first half", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("second half", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Completed", run.Stdout, StringComparison.Ordinal);
 
         var help = await TrainyardCli.RunAsync(dir.Path, "--help");
         Assert.Contains("serve", help.Stdout, StringComparison.Ordinal);
