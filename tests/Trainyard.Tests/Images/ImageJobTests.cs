@@ -238,6 +238,36 @@ public sealed class ImageJobTests(RegistryFixture registries)
     }
 
     [Fact]
+    public async Task ImageJob_ImageOf150Layers_MountsEveryLayer()
+    {
+        // Each layer directory as an overlay option is ~100 bytes: 150 of them in one option string would pass the
+        // kernel's 4096-byte limit for mount data.
+        using var dir = new TempDirectory("image-job");
+        var layout = new OciLayoutBuilder(dir["layout"]);
+        var layers = new List<Layer> { layout.AddLayer(w => Busybox(w, "#!/bin/sh\nls /layers | wc -l > /opt/ml/model/count\ncat /layers/layer-1 /layers/layer-150 > /opt/ml/model/ends\n")) };
+        for (var i = 1; i <= 150; i++)
+        {
+            var n = i;
+            layers.Add(layout.AddLayer(w =>
+            {
+                Dir(w, "layers");
+                Text(w, $"layers/layer-{n}", $"{n}\n");
+            }));
+        }
+
+        layout.Tag(layout.AddImage(layers, env: ["PATH=/usr/local/bin:/bin"]), "1");
+        var image = await registries.Open.PushAsync(layout.Directory, "1", "jobs/many-layers");
+        await using var server = await TestServer.StartAsync();
+        var name = TestJobs.UniqueName("layers");
+        await server.CreateAsync(TestJobs.Request(name, image));
+        var job = await server.WaitForEndAsync(name);
+        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString());
+        var model = TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"));
+        Assert.Equal("150", model["count"].Trim());
+        Assert.Equal("1\n150\n", model["ends"]);
+    }
+
+    [Fact]
     public async Task ImageJob_BadImages_FailWithClientErrorNamingTheImage()
     {
         using var dir = new TempDirectory("image-job");

@@ -254,6 +254,24 @@ public sealed class ImagePullTests(RegistryFixture registries)
     }
 
     [Fact]
+    public async Task Pull_RegistryWithBearerTokenAuth_FollowsTheChallengeAndReusesTheToken()
+    {
+        using var dir = new TempDirectory("pull");
+        var (layout, tag) = await BusyboxLayoutAsync(dir);
+        var upstream = await registries.Open.PushAsync(layout.Directory, tag, "pull/bearer");
+        using var proxy = new BearerTokenProxy(registries.Open.Address);
+        var reference = proxy.Address + "/pull/bearer:" + tag;
+        var cache = new ImageCache(dir["cache"]);
+        var image = await new ImagePuller(cache, Registry).PullAsync(ImageLocation.Parse(reference), false, null, null, default);
+
+        Assert.Equal(2, image.Layers.Count);
+        Assert.True(File.Exists(Path.Combine(cache.LayerRoots(image)[0], "bin", "busybox")));
+        Assert.Equal(1, proxy.TokensIssued); // one token for the manifest, the config and both layers
+        Assert.Equal(["repository:pull/bearer:pull"], proxy.Scopes);
+        Assert.StartsWith(registries.Open.Address, upstream, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Pull_NonLoopbackRegistryOverPlainHttp_IsOnlyAllowedWhenInsecure()
     {
         using var client = new RegistryClient(new RegistryOptions { InsecureRegistries = new HashSet<string> { "registry.lan:5000" } });
