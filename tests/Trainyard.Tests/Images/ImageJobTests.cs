@@ -268,6 +268,36 @@ public sealed class ImageJobTests(RegistryFixture registries)
     }
 
     [Fact]
+    public async Task Algorithm_WhoseTrainingImageIsAnImage_TrainsJobsByName()
+    {
+        using var dir = new TempDirectory("image-job");
+        var image = await PushAlgorithmAsync(dir, "jobs/algorithm", train: "#!/bin/sh\ncat /opt/ml/input/data/train/part-0.csv > /opt/ml/model/seen\necho loss=0.5\n");
+        await using var server = await TestServer.StartAsync();
+        server.PutObject("data", "train/part-0.csv", "7,8,9\n");
+        var algorithm = new JsonObject
+        {
+            ["AlgorithmName"] = "image-algo",
+            ["TrainingSpecification"] = new JsonObject
+            {
+                ["TrainingImage"] = image,
+                ["SupportedTrainingInstanceTypes"] = new JsonArray("ml.m5.large"),
+                ["MetricDefinitions"] = new JsonArray(new JsonObject { ["Name"] = "loss", ["Regex"] = "loss=([0-9.]+)" }),
+                ["TrainingChannels"] = new JsonArray(new JsonObject { ["Name"] = "train", ["SupportedContentTypes"] = new JsonArray("text/csv"), ["SupportedInputModes"] = new JsonArray("File") }),
+            },
+        };
+        Assert.Equal(200, (await server.CallAsync("CreateAlgorithm", algorithm.ToJsonString())).Status);
+        var name = TestJobs.UniqueName("algo-image");
+        var request = TestJobs.Request(name, "unused", channels: [TestJobs.Channel("train", "s3://data/train/")]);
+        request["AlgorithmSpecification"] = new JsonObject { ["AlgorithmName"] = "image-algo", ["TrainingInputMode"] = "File" };
+        await server.CreateAsync(request);
+        var job = await server.WaitForEndAsync(name);
+        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString());
+        Assert.Equal("7,8,9\n", TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"))["seen"]);
+        Assert.Equal(0.5, job["FinalMetricDataList"]![0]!["Value"]!.GetValue<double>());
+        Assert.Contains($"Pulled {image}", server.LogOf(name), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ImageJob_BadImages_FailWithClientErrorNamingTheImage()
     {
         using var dir = new TempDirectory("image-job");
