@@ -177,10 +177,23 @@ internal static class CommonOptions
         var imagesFile = Path.Combine(home, "images.json");
         if (File.Exists(imagesFile))
         {
-            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(imagesFile));
-            foreach (var p in doc.RootElement.EnumerateObject())
+            const string Shape = "must be a JSON object mapping image references to paths or other image references, e.g. {\"123456789012.dkr.ecr.us-east-1.amazonaws.com/my-algo\": \"registry.lan:5000/my-algo\"}";
+            try
             {
-                images.TryAdd(p.Name, p.Value.GetString()!);
+                using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(imagesFile));
+                foreach (var p in doc.RootElement.EnumerateObject())
+                {
+                    if (p.Value.ValueKind != System.Text.Json.JsonValueKind.String || p.Value.GetString() is not { Length: > 0 } target)
+                    {
+                        throw new CliException($"{imagesFile}: the value of '{p.Name}' is not a non-empty string; the file {Shape}.");
+                    }
+
+                    images.TryAdd(p.Name, target);
+                }
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+            {
+                throw new CliException($"{imagesFile} {Shape}: {e.Message}");
             }
         }
 

@@ -36,6 +36,36 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public async Task Run_ImageMapFromImagesJsonAndFlag_ServesEcrReferencesLocally_AndABadMapSaysWhatIsWrong()
+    {
+        using var home = new TempDirectory("cli-home");
+        using var dir = new TempDirectory();
+        var fromFile = TestJobs.Algorithm(dir, "#!/bin/sh\necho mapped by images.json\n", "from-file");
+        var fromFlag = TestJobs.Algorithm(dir, "#!/bin/sh\necho mapped by --image\n", "from-flag");
+        const string Ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com/";
+        File.WriteAllText(Path.Combine(home.Path, "images.json"), new JsonObject { [Ecr + "file-algo"] = fromFile }.ToJsonString());
+
+        var job = dir.Write("file.json", TestJobs.Request("by-file", Ecr + "file-algo:3").ToJsonString());
+        var (code, stdout, stderr) = await TrainyardCli.RunAsync(dir.Path, "run", job, "--home", home.Path);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("mapped by images.json", stdout, StringComparison.Ordinal);
+
+        job = dir.Write("flag.json", TestJobs.Request("by-flag", Ecr + "flag-algo:1").ToJsonString());
+        (code, stdout, stderr) = await TrainyardCli.RunAsync(dir.Path, "run", job, "--home", home.Path, "--image", Ecr + "flag-algo=" + fromFlag);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("mapped by --image", stdout, StringComparison.Ordinal);
+
+        File.WriteAllText(Path.Combine(home.Path, "images.json"), "{\"x\": 3}");
+        (code, _, stderr) = await TrainyardCli.RunAsync(dir.Path, "run", job, "--home", home.Path);
+        Assert.Equal(2, code);
+        Assert.Contains("the value of 'x' is not a non-empty string", stderr, StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(home.Path, "images.json"), "{ not json");
+        (code, _, stderr) = await TrainyardCli.RunAsync(dir.Path, "run", job, "--home", home.Path);
+        Assert.Equal(2, code);
+        Assert.Contains("images.json must be a JSON object", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_InvalidJobFile_SaysWhatIsWrong()
     {
         using var home = new TempDirectory("cli-home");
