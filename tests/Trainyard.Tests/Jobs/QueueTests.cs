@@ -184,7 +184,8 @@ public sealed class QueueTests
         using var home = new TempDirectory("queue-restart");
         using var shared = new TempDirectory("queue-restart-log");
         // Without a sandbox /opt/ml is the host directory, which SM_MODEL_DIR is in.
-        var image = TestJobs.Algorithm(shared, $"#!/bin/sh\necho \"$TRAINING_JOB_NAME\" >> {shared["order"]}\nwhile [ ! -e \"$SM_MODEL_DIR/../release\" ]; do sleep 0.05; done\n");
+        var image = TestJobs.Algorithm(shared, $"#!/bin/sh\necho \"$TRAINING_JOB_NAME\" >> {shared["order"]}\nwhile [ ! -e \"$SM_MODEL_DIR/../release\" ] && [ -d {shared.Path} ]; do sleep 0.05; done\n");
+        // (The first job's host outlives the SIGKILLed server, and the restarted one does not own it: it ends when the test's directory goes.)
         var names = new[] { "first", "second", "third", "fourth" };
         var port = ServeProcess.FreePort();
         using (var serve = ServeProcess.Start(home.Path, port, "--max-instances", "1", "--no-sandbox"))
