@@ -36,15 +36,45 @@ internal static class PipeBench
             Console.WriteLine($"uncompressed: {objectCount} objects, {plainBytes / (double)(1L << 30):F2} GiB (page cache warm)");
 
             var fifo = Path.Combine(root, "catfifo");
-            await Measure("cat files > fifo | dd of=/dev/null bs=1M", plainBytes, runs,
-                () => Shell($"rm -f {fifo}; mkfifo {fifo}; dd if={fifo} of=/dev/null bs=1M status=none & cat {plainFiles} > {fifo}; wait; rm -f {fifo}")).ConfigureAwait(false);
+            var readerScript = Path.Combine(root, "reader.py");
+            File.WriteAllText(readerScript, PythonReader);
             await Measure("cat files | dd of=/dev/null bs=1M (anonymous pipe)", plainBytes, runs,
                 () => Shell($"cat {plainFiles} | dd of=/dev/null bs=1M status=none")).ConfigureAwait(false);
-            await MeasurePipeChannel("PipeChannel local store (splice) → FIFO → dd of=/dev/null bs=1M", store, plain, dataDir,
-                new PipeChannelOptions("plain", "None", "None", null, "S3Prefix", null), plainBytes, runs).ConfigureAwait(false);
-            await MeasurePipeChannel("PipeChannel streaming store (read/write path, as S3) → FIFO → dd", new StreamingStore(store), plain, dataDir,
+
+            // Per reader, as the algorithms read: its ceiling (the same reader on the files in the page cache),
+            // `cat files > fifo` into it, and Pipe mode into it.
+            var readers = new List<(string Name, Func<string, string> Command)>
+            {
+                ("dd bs=1M", p => $"dd if={p} of=/dev/null bs=1M status=none"),
+            };
+            foreach (var size in new[] { 64 << 10, 1 << 20, 8 << 20 })
+            {
+                readers.Add(($"python read({size >> 10} KiB) unbuffered", p => $"/usr/bin/python3 {readerScript} read {size} {p}"));
+            }
+
+            readers.Add(("python buffered readinto(1 MiB)", p => $"/usr/bin/python3 {readerScript} readinto {1 << 20} {p}"));
+            if (await Succeeds("/usr/bin/python3 -c 'import numpy'").ConfigureAwait(false))
+            {
+                readers.Add(("numpy fromfile(uint8, 64 MiB)", p => $"/usr/bin/python3 {readerScript} numpy {64 << 20} {p}"));
+            }
+            else
+            {
+                Console.WriteLine("numpy is not installed for /usr/bin/python3 (apt-get install python3-numpy): its reader is skipped");
+            }
+
+            foreach (var (readerName, command) in readers)
+            {
+                await Measure($"{readerName} ← files in the page cache (ceiling)", plainBytes, runs,
+                    () => Shell(string.Join(" && ", plain.Select(o => command(Quote(store.PathOf(o.Location))))))).ConfigureAwait(false);
+                await Measure($"{readerName} ← cat files > fifo", plainBytes, runs,
+                    () => Shell($"rm -f {fifo}; mkfifo {fifo}; {command(fifo)} & cat {plainFiles} > {fifo}; wait; rm -f {fifo}")).ConfigureAwait(false);
+                await MeasurePipeChannel($"{readerName} ← Pipe mode, local store (epochs 0..{runs - 1})", store, plain, dataDir,
+                    new PipeChannelOptions("plain", "None", "None", null, "S3Prefix", null), plainBytes, runs, command).ConfigureAwait(false);
+            }
+
+            await MeasurePipeChannel("dd bs=1M ← Pipe mode, streaming store (read/write path, as S3)", new StreamingStore(store), plain, dataDir,
                 new PipeChannelOptions("stream", "None", "None", null, "S3Prefix", null), plainBytes, runs).ConfigureAwait(false);
-            await MeasurePipeChannel("PipeChannel RecordIO → FIFO → dd", store, plain, dataDir,
+            await MeasurePipeChannel("dd bs=1M ← Pipe mode, RecordIO", store, plain, dataDir,
                 new PipeChannelOptions("recordio", "None", "RecordIO", null, "S3Prefix", null), plainBytes, runs).ConfigureAwait(false);
             foreach (var o in plain)
             {
@@ -75,8 +105,37 @@ internal static class PipeBench
         }
     }
 
-    private static async Task MeasurePipeChannel(string name, IObjectStore store, IReadOnlyList<ObjectInfo> objects, string dataDir, PipeChannelOptions options, long bytes, int runs)
+    // The readers algorithms use: unbuffered read(n) in a loop, a buffered file's readinto, NumPy's fromfile.
+    private const string PythonReader = """
+        import sys
+        mode, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+        if mode == "read":
+            with open(path, "rb", buffering=0) as f:
+                while f.read(n):
+                    pass
+        elif mode == "readinto":
+            buf = bytearray(n)
+            with open(path, "rb") as f:
+                while f.readinto(buf):
+                    pass
+        else:
+            import numpy
+            with open(path, "rb") as f:
+                while numpy.fromfile(f, dtype=numpy.uint8, count=n).size:
+                    pass
+        """;
+
+    private static async Task<bool> Succeeds(string command)
     {
+        using var process = Process.Start(new ProcessStartInfo("/bin/bash", ["-c", command]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        return process.ExitCode == 0;
+    }
+
+    private static async Task MeasurePipeChannel(string name, IObjectStore store, IReadOnlyList<ObjectInfo> objects, string dataDir, PipeChannelOptions options, long bytes, int runs,
+        Func<string, string>? reader = null)
+    {
+        reader ??= p => $"dd if={p} of=/dev/null bs=1M status=none";
         using var stop = new CancellationTokenSource();
         var channel = PipeChannel.RunAsync(store, objects, dataDir, options, NullLogger.Instance, stop.Token);
         var epoch = 0;
@@ -93,7 +152,7 @@ internal static class PipeBench
                 await Task.Delay(1).ConfigureAwait(false);
             }
 
-            await Shell($"dd if={Quote(path)} of=/dev/null bs=1M status=none").ConfigureAwait(false);
+            await Shell(reader(Quote(path))).ConfigureAwait(false);
         }).ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
         await channel.ConfigureAwait(false);
