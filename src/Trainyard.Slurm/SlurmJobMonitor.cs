@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Trainyard.Hosts;
+using Trainyard.Supervision;
 
 namespace Trainyard.Slurm;
 
@@ -34,11 +35,30 @@ internal sealed class SlurmJobMonitor
 
     public IReadOnlyList<Task<HostResult>> Results => _hosts.Select(h => _results[h.HostName].Task).ToList();
 
+    /// <summary>How many unexpected errors in a row end the following (the job then fails saying so).</summary>
+    private const int MaxFailuresInARow = 20;
+
     public async Task RunAsync(long? attachTo, CancellationToken stop)
     {
         try
         {
-            await FollowAsync(attachTo, stop).ConfigureAwait(false);
+            // Supervised: an unexpected error (an IO error reading a host's events, a failing poll, a bug) resumes
+            // following the same Slurm job after a back-off. The followers keep their offsets, so nothing replays.
+            var failures = -1;
+            var started = DateTimeOffset.MinValue;
+            await Supervisor.Run($"The Slurm monitor of {_hosts[0].JobName}", async _ =>
+            {
+                // A follow that ran a minute before failing was healthy: the count starts again.
+                failures = DateTimeOffset.UtcNow - started > TimeSpan.FromMinutes(1) ? 0 : failures + 1;
+                started = DateTimeOffset.UtcNow;
+                if (failures >= MaxFailuresInARow)
+                {
+                    FailAll($"InternalServerError: following Slurm job {_id?.ToString(CultureInfo.InvariantCulture) ?? "(not submitted)"} failed {MaxFailuresInARow} times in a row; see the server log.");
+                    return;
+                }
+
+                await FollowAsync(_id ?? attachTo, stop).ConfigureAwait(false);
+            }, _logger, CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {
@@ -108,6 +128,8 @@ internal sealed class SlurmJobMonitor
         SlurmCommands.JobInfo? info = null;
         while (true)
         {
+            Faults.Maybe("slurm.poll");
+            Faults.Maybe("slurm.poll/" + job);
             foreach (var follower in _followers)
             {
                 follower.Poll();

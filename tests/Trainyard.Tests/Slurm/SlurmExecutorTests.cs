@@ -58,6 +58,43 @@ public sealed class SlurmExecutorTests
     }
 
     [Fact]
+    public async Task Monitor_FailingPolls_AreSupervised_TheJobCompletesWithEveryLineAndMetricOnce()
+    {
+        SlurmCluster.Require();
+        await using var server = await SlurmCluster.StartServerAsync();
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\nfor i in 1 2 3 4 5 6; do echo \"step=$i loss=0.$i\"; sleep 0.3; done\n");
+        var name = TestJobs.UniqueName("slurm-faults");
+        var request = TestJobs.Request(name, image, instances: 2);
+        request["AlgorithmSpecification"]!["MetricDefinitions"] = new JsonArray(new JsonObject { ["Name"] = "loss", ["Regex"] = "loss=([0-9.]+)" });
+        // Half of this job's monitor iterations throw an error nobody expected.
+        Trainyard.Supervision.Faults.Configure($"slurm.poll/{name}=0.5");
+        try
+        {
+            await server.CreateAsync(request);
+            var job = await server.WaitForEndAsync(name, TimeSpan.FromSeconds(120));
+            Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString() + server.LogOf(name));
+            Assert.Equal("Starting,Downloading,Training,Uploading,Completed",
+                string.Join(",", job["SecondaryStatusTransitions"]!.AsArray().Select(t => t!["Status"]!.GetValue<string>())));
+        }
+        finally
+        {
+            Trainyard.Supervision.Faults.Configure(null);
+        }
+
+        Assert.True(Trainyard.Supervision.Faults.Injected($"slurm.poll/{name}") > 0, "no fault was injected: the test proved nothing");
+        var log = server.LogOf(name);
+        for (var i = 1; i <= 6; i++)
+        {
+            Assert.Equal(2, log.Split('\n').Count(l => l.Contains($"step={i} loss=", StringComparison.Ordinal)));
+        }
+
+        var (status, series) = await server.CallAsync("x", new JsonObject { ["TrainingJobName"] = name }.ToJsonString(), target: "Trainyard.GetTrainingJobMetrics");
+        Assert.Equal(200, status);
+        Assert.Equal(12, series!["Metrics"]!.AsArray().Count);
+    }
+
+    [Fact]
     public async Task Stop_OnSlurm_EveryNodeGetsSigtermAndTheModelIsUploaded()
     {
         SlurmCluster.Require();
@@ -92,7 +129,9 @@ public sealed class SlurmExecutorTests
 
         // Kill algo-2's whole host: the trainyard host process and the algorithm under it.
         var hostPids = Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(p => int.TryParse(p, out _))
-            .Where(p => SafeRead($"/proc/{p}/cmdline").Contains("host\0--plan\0", StringComparison.Ordinal) && SafeRead($"/proc/{p}/environ").Contains("SLURM_PROCID=1\0", StringComparison.Ordinal))
+            // Only this job's (its plan is in its directory): other tests' Slurm jobs run beside it.
+            .Where(p => SafeRead($"/proc/{p}/cmdline") is var cmdline && cmdline.Contains("host\0--plan\0", StringComparison.Ordinal) && cmdline.Contains(name, StringComparison.Ordinal)
+                && SafeRead($"/proc/{p}/environ").Contains("SLURM_PROCID=1\0", StringComparison.Ordinal))
             .ToList();
         Assert.NotEmpty(hostPids);
         foreach (var pid in hostPids)

@@ -21,7 +21,8 @@ public sealed class SlurmImageTests(RegistryFixture registries)
         await server.CreateAsync(TestJobs.Request(name, image, instances: 3));
         var job = await server.WaitForEndAsync(name, TimeSpan.FromSeconds(120));
 
-        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString() + server.LogOf(name));
+        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString() + server.LogOf(name)
+            + string.Concat(Directory.GetFiles(server.Options.JobDirectory(name), "slurm-*.out", SearchOption.AllDirectories).Select(File.ReadAllText)));
         var model = TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"));
         Assert.Equal(["algo-1", "algo-2", "algo-3"], model.Keys.Order(StringComparer.Ordinal));
         Assert.All(model.Values, v => Assert.EndsWith(" as 0\n", v, StringComparison.Ordinal));
