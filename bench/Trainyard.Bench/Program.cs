@@ -16,7 +16,6 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["s3-download"] = a => S3DownloadBenchmark.RunAsync(BenchOptions.Parse(a)),
     ["s3-upload"] = a => S3UploadBenchmark.RunAsync(BenchOptions.Parse(a)),
     ["fastfile"] = FastFileBench.RunAsync,
-    ["md5"] = Md5Bench.RunAsync,
     ["logs"] = LogsBench.RunAsync,
 };
 

@@ -44,64 +44,43 @@ public sealed partial class S3ObjectStore
         {
             using (var file = CreateFile(destinationPath, size))
             {
-                // With AVX-512 the shared verifier hashes sixteen downloads at once, reading each file back
-                // from the page cache as it is written; otherwise each download hashes its own bytes.
-                var job = md5 is not null && Md5Lanes.IsSupported ? Md5Verifier.Shared.Start(file, size) : null;
-                try
+                var ranges = RangeCount(size, plan);
+                if (ranges > 1)
                 {
-                    var ranges = RangeCount(size, plan);
-                    if (ranges > 1)
-                    {
-                        Interlocked.Increment(ref _splitDownloads);
-                    }
+                    Interlocked.Increment(ref _splitDownloads);
+                }
 
-                    byte[]? actual = null;
-                    if (ranges == 1)
-                    {
-                        // One request; hash as the bytes stream past, in order.
-                        using var hash = md5 is null || job is not null ? null : IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-                        await FetchRangeAsync(source, file, 0, size, whole: true, hash, job is null ? null : (_, done) => job.Advance(done), progress, cancellationToken).ConfigureAwait(false);
-                        actual = hash?.GetHashAndReset();
-                    }
-                    else
-                    {
-                        var rangeSize = (size + ranges - 1) / ranges;
-                        var prefix = job is null ? null : new WrittenPrefix(job, rangeSize, ranges);
-                        await Parallel.ForEachAsync(
-                            Enumerable.Range(0, ranges),
-                            new ParallelOptions { MaxDegreeOfParallelism = Options.Concurrency, CancellationToken = cancellationToken },
-                            async (i, ct) =>
-                            {
-                                var start = i * rangeSize;
-                                await FetchRangeAsync(source, file, start, Math.Min(rangeSize, size - start), whole: false, null, prefix is null ? null : prefix.Report, progress, ct).ConfigureAwait(false);
-                            }).ConfigureAwait(false);
-                        if (md5 is not null && job is null)
+                byte[]? actual = null;
+                if (ranges == 1)
+                {
+                    // One request; hash as the bytes stream past, in order.
+                    using var hash = md5 is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+                    await FetchRangeAsync(source, file, 0, size, whole: true, hash, progress, cancellationToken).ConfigureAwait(false);
+                    actual = hash?.GetHashAndReset();
+                }
+                else
+                {
+                    // Ranges land out of order, so hash the written file once they are all in (from the page cache).
+                    var rangeSize = (size + ranges - 1) / ranges;
+                    await Parallel.ForEachAsync(
+                        Enumerable.Range(0, ranges),
+                        new ParallelOptions { MaxDegreeOfParallelism = Options.Concurrency, CancellationToken = cancellationToken },
+                        async (i, ct) =>
                         {
-                            actual = await HashFileAsync(file, size, cancellationToken).ConfigureAwait(false);
-                        }
-                    }
-
-                    if (job is not null)
+                            var start = i * rangeSize;
+                            await FetchRangeAsync(source, file, start, Math.Min(rangeSize, size - start), whole: false, null, progress, ct).ConfigureAwait(false);
+                        }).ConfigureAwait(false);
+                    if (md5 is not null)
                     {
-                        job.Advance(size);
-                        actual = await job.Digest.WaitAsync(cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await CheckMd5Async(source.Location, md5, actual, cancellationToken).ConfigureAwait(false);
-                    var length = RandomAccess.GetLength(file);
-                    if (length != size)
-                    {
-                        throw new ObjectStoreException($"{uri}: downloaded {length} bytes but the object has {size}; it changed during the download.");
+                        actual = await HashFileAsync(file, size, cancellationToken).ConfigureAwait(false);
                     }
                 }
-                finally
+
+                await CheckMd5Async(source.Location, md5, actual, cancellationToken).ConfigureAwait(false);
+                var length = RandomAccess.GetLength(file);
+                if (length != size)
                 {
-                    if (job is not null)
-                    {
-                        // The verifier must let go of the file before it is closed.
-                        job.Cancel();
-                        await job.Digest.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
-                    }
+                    throw new ObjectStoreException($"{uri}: downloaded {length} bytes but the object has {size}; it changed during the download.");
                 }
             }
         }
@@ -146,9 +125,9 @@ public sealed partial class S3ObjectStore
     /// <remarks>
     /// Within a planned batch (<see cref="PlanDownloads"/>) the share is by bytes: the object's part of
     /// the batch's bytes still to come, times the request slots. Eight equal objects get one GET each from
-    /// the start, instead of the first ones being cut into ranges before the others have started (which
-    /// also leaves the MD5 verifier waiting on ranges that land out of order); one large object among small
-    /// ones still gets most of the slots.
+    /// the start, instead of the first ones being cut into ranges before the others have started (a
+    /// split object is also hashed again after its ranges land); one large object among small ones still
+    /// gets most of the slots.
     /// </remarks>
     private int RangeCount(long size, DownloadPlan? plan)
     {
@@ -213,7 +192,7 @@ public sealed partial class S3ObjectStore
     /// retrying transient failures from the first byte not yet written.
     /// </summary>
     private async Task FetchRangeAsync(
-        ObjectInfo source, SafeFileHandle file, long start, long length, bool whole, IncrementalHash? hash, Action<long, long>? written, IProgress<long>? progress, CancellationToken cancellationToken)
+        ObjectInfo source, SafeFileHandle file, long start, long length, bool whole, IncrementalHash? hash, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         long done = 0;
         var attempt = 0;
@@ -263,7 +242,6 @@ public sealed partial class S3ObjectStore
                                     RandomAccess.Write(file, buffer.AsSpan(0, n), start + done);
                                     hash?.AppendData(buffer, 0, n);
                                     done += n;
-                                    written?.Invoke(start, done);
                                     progress?.Report(n);
                                 }
                             }
@@ -480,35 +458,6 @@ public sealed partial class S3ObjectStore
         }
         catch (UnauthorizedAccessException)
         {
-        }
-    }
-
-    /// <summary>
-    /// Turns the progress of ranges written in parallel into the length of the file's written prefix,
-    /// so the verifier can hash a ranged download while it is still running: every range fills from its
-    /// own start, so the prefix is the finished ranges from the first one on, plus the first unfinished one's part.
-    /// </summary>
-    private sealed class WrittenPrefix(Md5Job job, long rangeSize, int ranges)
-    {
-        private readonly long[] _done = new long[ranges];
-
-        public void Report(long start, long done)
-        {
-            lock (_done)
-            {
-                _done[start / rangeSize] = done;
-                long prefix = 0;
-                foreach (var d in _done)
-                {
-                    prefix += d;
-                    if (d < rangeSize)
-                    {
-                        break;
-                    }
-                }
-
-                job.Advance(Math.Min(prefix, job.Size));
-            }
         }
     }
 }

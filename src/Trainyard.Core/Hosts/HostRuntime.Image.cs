@@ -51,7 +51,7 @@ public sealed partial class HostRuntime
         var cache = new ImageCache(plan.ImageCache ?? throw new InvalidOperationException("the plan names no image cache"));
         var registry = new RegistryOptions { InsecureRegistries = new HashSet<string>(plan.InsecureRegistries, StringComparer.OrdinalIgnoreCase) };
         CachedImage image;
-        var clock = global::System.Diagnostics.Stopwatch.StartNew();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             var cached = cache.GetRef(location.ToString());
@@ -224,7 +224,7 @@ public sealed partial class HostRuntime
 
     /// <summary>A short name for this host's root under /run/trainyard, unique to its host directory.</summary>
     private string ShortName() =>
-        Convert.ToHexStringLower(global::System.Security.Cryptography.SHA256.HashData(global::System.Text.Encoding.UTF8.GetBytes(plan.HostDirectory)))[..12];
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(plan.HostDirectory)))[..12];
 
     private static void ChownTree(string path, int uid, int gid)
     {

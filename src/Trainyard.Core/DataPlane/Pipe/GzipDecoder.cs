@@ -1,44 +1,37 @@
-using System.Runtime.InteropServices;
+using System.IO.Compression;
+using System.Security.Cryptography;
 
 namespace Trainyard.DataPlane.Pipe;
 
 /// <summary>
-/// Decompresses a gzip object — every member of it, as <c>gzip -dc</c> does — and, unlike
-/// <see cref="System.IO.Compression.GZipStream"/>, fails on a truncated object instead of ending quietly, and
-/// lets zlib check each member's CRC-32 and length. A zero-byte object is empty content. It drives the zlib(-ng) that ships with .NET
-/// (libSystem.IO.Compression.Native) directly and inflates straight into the caller's buffer.
+/// Decompresses a gzip object — every member of it, as <c>gzip -dc</c> does — with
+/// <see cref="GZipStream"/>, but fails on a truncated object instead of ending quietly. A zero-byte object is
+/// empty content.
 /// </summary>
+/// <remarks>
+/// GZipStream returns end-of-stream both after a last complete member and in the middle of a cut-off one. So
+/// at the end of the input one more member is appended, holding a per-process random marker: it decodes only
+/// if everything before it ended on a member boundary, and it is stripped from the output.
+/// </remarks>
 /// <exception cref="InvalidDataException">Thrown by reads when the data is not gzip, is corrupt or is truncated.</exception>
-internal sealed partial class GzipDecoder : Stream
+internal sealed class GzipDecoder : Stream
 {
-    private const string ZLib = "libSystem.IO.Compression.Native";
-    private const int GzipWindowBits = 16 + 15;
-    private const int InputBufferSize = 1 << 18;
-    private const int ZOk = 0;
-    private const int ZStreamEnd = 1;
-    private const int ZBufError = -5;
+    private static readonly byte[] Marker = RandomNumberGenerator.GetBytes(32);
+    private static readonly byte[] MarkerMember = Compress(Marker);
 
-    private readonly Stream _input;
-    private readonly byte[] _inputBuffer = GC.AllocateUninitializedArray<byte>(InputBufferSize, pinned: true);
-    private readonly unsafe ZStream* _zstream;
-    private int _inputOffset;
-    private int _inputCount;
-    private bool _inputEnded;
-    private bool _memberEnded = true;
-    private bool _anyMember;
+    private readonly MarkedInput _input;
+    private readonly GZipStream _gzip;
+
+    // Output decoded after the marker member went in: its last Marker.Length bytes are held back until the end.
+    private readonly byte[] _tail = new byte[1 << 16];
+    private int _tailCount;
+    private bool _ended;
     private bool _finished;
-    private bool _disposed;
 
-    public unsafe GzipDecoder(Stream input)
+    public GzipDecoder(Stream input)
     {
-        _input = input;
-        _zstream = (ZStream*)NativeMemory.AllocZeroed((nuint)sizeof(ZStream));
-        var rc = InflateInit2(_zstream, GzipWindowBits);
-        if (rc != ZOk)
-        {
-            NativeMemory.Free(_zstream);
-            throw new InvalidOperationException($"zlib inflateInit2 failed ({rc}).");
-        }
+        _input = new MarkedInput(input);
+        _gzip = new GZipStream(_input, CompressionMode.Decompress);
     }
 
     public override bool CanRead => true;
@@ -53,12 +46,26 @@ internal sealed partial class GzipDecoder : Stream
     {
         while (true)
         {
-            if (TryInflate(buffer, out var produced))
+            if (TryServe(buffer, out var served))
             {
-                return produced;
+                return served;
             }
 
-            Fill(_input.Read(_inputBuffer));
+            var direct = !_input.MarkerSent;
+            int read;
+            try
+            {
+                read = direct ? _gzip.Read(buffer) : _gzip.Read(_tail.AsSpan(_tailCount));
+            }
+            catch (InvalidDataException e)
+            {
+                throw Invalid(e);
+            }
+
+            if (Took(buffer, direct, read) is > 0 and var n)
+            {
+                return n;
+            }
         }
     }
 
@@ -66,112 +73,107 @@ internal sealed partial class GzipDecoder : Stream
     {
         while (true)
         {
-            if (TryInflate(buffer.Span, out var produced))
+            if (TryServe(buffer.Span, out var served))
             {
-                return produced;
+                return served;
             }
 
-            Fill(await _input.ReadAsync(_inputBuffer, cancellationToken).ConfigureAwait(false));
+            var direct = !_input.MarkerSent;
+            int read;
+            try
+            {
+                read = await _gzip.ReadAsync(direct ? buffer : _tail.AsMemory(_tailCount), cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidDataException e)
+            {
+                throw Invalid(e);
+            }
+
+            if (Took(buffer.Span, direct, read) is > 0 and var n)
+            {
+                return n;
+            }
         }
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    private void Fill(int read)
+    /// <summary>Serves held-back output, or the end; false when more must be decoded first.</summary>
+    private bool TryServe(Span<byte> buffer, out int served)
     {
-        _inputOffset = 0;
-        _inputCount = read;
-        _inputEnded = read == 0;
-    }
-
-    /// <summary>Inflates what input there is; false when more input is needed first.</summary>
-    private unsafe bool TryInflate(Span<byte> output, out int produced)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        produced = 0;
-        if (_finished || output.IsEmpty)
+        served = 0;
+        if (_finished || buffer.IsEmpty)
         {
             return true;
         }
 
-        while (true)
+        if (_tailCount > Marker.Length)
         {
-            if (_inputCount == 0)
-            {
-                if (!_inputEnded)
-                {
-                    return false;
-                }
-
-                // A zero-byte object decodes to nothing (.NET's GZipStream writes no member for empty content,
-                // and Python's gzip.decompress accepts it); a member cut short is an error.
-                if (!_memberEnded)
-                {
-                    throw new InvalidDataException("unexpected end of gzip data (truncated object)");
-                }
-
-                _finished = true;
-                return true;
-            }
-
-            if (_memberEnded)
-            {
-                // The next member of a multi-member file (cat a.gz b.gz), as gzip -dc reads it.
-                if (_anyMember)
-                {
-                    Check(InflateReset2(_zstream, GzipWindowBits), "inflateReset2");
-                }
-
-                _memberEnded = false;
-                _anyMember = true;
-            }
-
-            int rc;
-            fixed (byte* input = &_inputBuffer[_inputOffset])
-            fixed (byte* destination = output)
-            {
-                _zstream->NextIn = input;
-                _zstream->AvailIn = (uint)_inputCount;
-                _zstream->NextOut = destination;
-                _zstream->AvailOut = (uint)output.Length;
-                rc = Inflate(_zstream, 0);
-                var consumed = _inputCount - (int)_zstream->AvailIn;
-                _inputOffset += consumed;
-                _inputCount -= consumed;
-                produced = output.Length - (int)_zstream->AvailOut;
-                _zstream->NextIn = null;
-                _zstream->NextOut = null;
-            }
-
-            switch (rc)
-            {
-                case ZStreamEnd:
-                    _memberEnded = true;
-                    break;
-                case ZOk or ZBufError:
-                    break;
-                default:
-                    Check(rc, "inflate");
-                    break;
-            }
-
-            if (produced > 0)
-            {
-                return true;
-            }
+            served = Math.Min(buffer.Length, _tailCount - Marker.Length);
+            _tail.AsSpan(0, served).CopyTo(buffer);
+            _tail.AsSpan(served, _tailCount - served).CopyTo(_tail);
+            _tailCount -= served;
+            return true;
         }
+
+        if (!_ended)
+        {
+            return false;
+        }
+
+        if (!_tail.AsSpan(0, _tailCount).SequenceEqual(Marker))
+        {
+            throw Truncated(null);
+        }
+
+        _finished = true;
+        return true;
     }
 
-    private unsafe void Check(int rc, string call)
+    /// <summary>How many of <paramref name="read"/> decoded bytes the caller gets now (0: decode more).</summary>
+    private int Took(Span<byte> buffer, bool direct, int read)
     {
-        if (rc is ZOk or ZStreamEnd)
+        if (read == 0)
         {
-            return;
+            _ended = true;
+            return 0;
         }
 
-        var message = _zstream->Msg != null ? Marshal.PtrToStringUTF8((nint)_zstream->Msg) : null;
-        throw new InvalidDataException($"{message ?? call + " failed"} (zlib {rc})");
+        if (!direct)
+        {
+            _tailCount += read;
+            return 0;
+        }
+
+        if (!_input.MarkerSent)
+        {
+            return read;
+        }
+
+        // The marker member went in during this read, so what came out may end with (part of) the marker.
+        var keep = Math.Min(read, Marker.Length);
+        buffer.Slice(read - keep, keep).CopyTo(_tail);
+        _tailCount = keep;
+        return read - keep;
+    }
+
+    // Once the marker member is in, all the real input was consumed: a failure then means it ended inside a member.
+    private InvalidDataException Invalid(InvalidDataException e) =>
+        _input.MarkerSent ? Truncated(e) : new InvalidDataException("not gzip, or corrupt gzip data (bad header, CRC-32 or length)", e);
+
+    private static InvalidDataException Truncated(Exception? inner) =>
+        new("unexpected end of gzip data (truncated object, or bytes after the last member that are not gzip)", inner);
+
+    private static byte[] Compress(byte[] content)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.NoCompression, leaveOpen: true))
+        {
+            gzip.Write(content);
+        }
+
+        return output.ToArray();
     }
 
     public override void Flush()
@@ -182,17 +184,11 @@ internal sealed partial class GzipDecoder : Stream
     public override void SetLength(long value) => throw new NotSupportedException();
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-    protected override unsafe void Dispose(bool disposing)
+    protected override void Dispose(bool disposing)
     {
-        if (!_disposed)
+        if (disposing)
         {
-            _disposed = true;
-            _ = InflateEnd(_zstream);
-            NativeMemory.Free(_zstream);
-            if (disposing)
-            {
-                _input.Dispose();
-            }
+            _gzip.Dispose();
         }
 
         base.Dispose(disposing);
@@ -200,34 +196,84 @@ internal sealed partial class GzipDecoder : Stream
 
     public override async ValueTask DisposeAsync()
     {
-        await _input.DisposeAsync().ConfigureAwait(false);
-        Dispose(false);
-        GC.SuppressFinalize(this);
+        await _gzip.DisposeAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
     }
 
-    ~GzipDecoder() => Dispose(false);
-
-    // PAL_ZStream of dotnet/runtime src/native/libs/System.IO.Compression.Native/pal_zlib.h.
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct ZStream
+    /// <summary>The object's bytes, then the marker member.</summary>
+    private sealed class MarkedInput(Stream inner) : Stream
     {
-        public byte* NextIn;
-        public byte* NextOut;
-        public byte* Msg;
-        public nint InternalState;
-        public uint AvailIn;
-        public uint AvailOut;
+        private int _markerOffset = -1;
+
+        public bool MarkerSent => _markerOffset >= 0;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (!MarkerSent && buffer.Length > 0 && inner.Read(buffer) is > 0 and var n)
+            {
+                return n;
+            }
+
+            return Marker(buffer);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (!MarkerSent && buffer.Length > 0 && await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false) is > 0 and var n)
+            {
+                return n;
+            }
+
+            return Marker(buffer.Span);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Marker(Span<byte> buffer)
+        {
+            if (buffer.IsEmpty)
+            {
+                return 0;
+            }
+
+            _markerOffset = Math.Max(_markerOffset, 0);
+            var n = Math.Min(buffer.Length, MarkerMember.Length - _markerOffset);
+            MarkerMember.AsSpan(_markerOffset, n).CopyTo(buffer);
+            _markerOffset += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await inner.DisposeAsync().ConfigureAwait(false);
+            await base.DisposeAsync().ConfigureAwait(false);
+        }
     }
-
-    [LibraryImport(ZLib, EntryPoint = "CompressionNative_InflateInit2_")]
-    private static unsafe partial int InflateInit2(ZStream* stream, int windowBits);
-
-    [LibraryImport(ZLib, EntryPoint = "CompressionNative_Inflate")]
-    private static unsafe partial int Inflate(ZStream* stream, int flush);
-
-    [LibraryImport(ZLib, EntryPoint = "CompressionNative_InflateReset2_")]
-    private static unsafe partial int InflateReset2(ZStream* stream, int windowBits);
-
-    [LibraryImport(ZLib, EntryPoint = "CompressionNative_InflateEnd")]
-    private static unsafe partial int InflateEnd(ZStream* stream);
 }

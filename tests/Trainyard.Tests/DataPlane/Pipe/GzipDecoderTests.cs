@@ -110,4 +110,37 @@ public class GzipDecoderTests
         byte[] junk = [.. Gzip(Sample(8, 100)), .. "junk"u8.ToArray()];
         await Assert.ThrowsAsync<InvalidDataException>(() => DecodeAsync(junk));
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(8192)]
+    public async Task Read_ConcatenatedMembersInSmallReads_DecompressesAll(int chunk)
+    {
+        var a = Sample(9, 50000);
+        var b = Sample(10, 3000);
+        byte[] both = [.. Gzip(a), .. Gzip(b)];
+        await using var decoder = new GzipDecoder(new Chunked(both, chunk));
+        using var output = new MemoryStream();
+        await decoder.CopyToAsync(output);
+        Assert.Equal([.. a, .. b], output.ToArray());
+    }
+
+    [Fact]
+    public async Task Read_TruncatedInSmallReads_Throws()
+    {
+        var compressed = Gzip(Sample(11, 1 << 16));
+        await using var decoder = new GzipDecoder(new Chunked(compressed[..^3], 5));
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => decoder.CopyToAsync(Stream.Null));
+        Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>An input that returns at most <c>chunk</c> bytes per read, so members end on read boundaries.</summary>
+    private sealed class Chunked(byte[] data, int chunk) : MemoryStream(data)
+    {
+        public override int Read(Span<byte> buffer) => base.Read(buffer[..Math.Min(buffer.Length, chunk)]);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer[..Math.Min(buffer.Length, chunk)], cancellationToken);
+    }
 }
