@@ -49,6 +49,9 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     /// <summary>The options this store was created with.</summary>
     public S3ObjectStoreOptions Options { get; }
 
+    /// <inheritdoc/>
+    public string Where => Options.ServiceUrl is { } url ? $"S3 at {url}" : $"AWS S3 in {Options.Region} (https://s3.{Options.Region}.amazonaws.com)";
+
     /// <summary>
     /// A store configured the standard AWS way: endpoint from <c>AWS_ENDPOINT_URL_S3</c>, else
     /// <c>AWS_ENDPOINT_URL</c> (path-style addressing when either is set); region from <c>AWS_REGION</c>,

@@ -10,7 +10,7 @@ namespace Trainyard.Api;
 /// facade — each a thin layer of wire format over the same stores — so that
 /// <c>AWS_ENDPOINT_URL=http://127.0.0.1:8080</c> sends a whole SageMaker workflow here.
 /// </summary>
-public sealed class AwsEndpoint(SageMakerApi sageMaker, CloudWatchLogsApi logs, QueryApi query)
+public sealed class AwsEndpoint(SageMakerApi sageMaker, CloudWatchLogsApi logs, QueryApi query, S3.S3Api s3)
 {
     public async Task HandleAsync(HttpContext context)
     {
@@ -27,6 +27,9 @@ public sealed class AwsEndpoint(SageMakerApi sageMaker, CloudWatchLogsApi logs, 
                 break;
             case AwsService.Query:
                 await query.HandleAsync(context, signature).ConfigureAwait(false);
+                break;
+            case AwsService.S3:
+                await s3.HandleAsync(context).ConfigureAwait(false);
                 break;
             case AwsService.Ui:
                 context.Response.StatusCode = 404;

@@ -103,6 +103,7 @@ public sealed class TrainyardServer : IAsyncDisposable
         builder.Services.AddSingleton<CloudWatch.CloudWatchApi>();
         builder.Services.AddSingleton<Sts.StsApi>();
         builder.Services.AddSingleton<Query.QueryApi>();
+        builder.Services.AddSingleton<S3.S3Api>();
         builder.Services.AddSingleton<AwsEndpoint>();
         var app = builder.Build();
         var endpoint = app.Services.GetRequiredService<AwsEndpoint>();

@@ -10,6 +10,9 @@ public interface IObjectStore
     /// <summary>The name configuration selects this store by (<c>local</c>, <c>s3</c>).</summary>
     string Name { get; }
 
+    /// <summary>Where the store keeps its objects, for messages (<c>the directory /x</c>, <c>S3 at https://…</c>).</summary>
+    string Where => Name;
+
     /// <summary>Every object whose key starts with <paramref name="prefix"/>'s key, in key order.</summary>
     IAsyncEnumerable<ObjectInfo> ListAsync(S3Location prefix, CancellationToken cancellationToken);
 

@@ -20,9 +20,19 @@ public sealed class LocalObjectStore : IObjectStore
 
     public string Name => "local";
 
+    public string Where => $"the directory {Root}";
+
     public string Root { get; }
 
-    /// <summary>The file that holds <paramref name="location"/>, refusing keys that would escape the root.</summary>
+    /// <summary>Where uploads are written before they are renamed into place (on the store's file system, so the rename is atomic).</summary>
+    public string TempDirectory => Path.Combine(Root, TempDirectoryName);
+
+    /// <summary>
+    /// The file that holds <paramref name="location"/>. Refuses a bucket or key that would name something
+    /// other than a file below the bucket's directory (see <see cref="ObjectKeys"/>), and one whose existing
+    /// directories lead, through a symlink, out of the bucket.
+    /// </summary>
+    /// <exception cref="ObjectStoreException">The bucket or key cannot be held here; the message says why.</exception>
     public string PathOf(S3Location location)
     {
         if (location.IsFile)
@@ -30,19 +40,123 @@ public sealed class LocalObjectStore : IObjectStore
             return Path.GetFullPath(location.Key);
         }
 
-        if (location.Bucket is "." or ".." || location.Bucket.Contains('/', StringComparison.Ordinal) || location.Bucket.StartsWith('.'))
+        if (ObjectKeys.BucketProblem(location.Bucket) is { } bucketProblem)
         {
-            throw new ObjectStoreException($"Invalid bucket name in {location}.");
+            throw new ObjectStoreException($"Invalid bucket in {location}: {bucketProblem}.");
         }
 
-        var bucketRoot = Path.Combine(Root, location.Bucket);
-        var full = Path.GetFullPath(Path.Combine(bucketRoot, location.Key));
-        if (!full.StartsWith(bucketRoot, StringComparison.Ordinal))
+        if (ObjectKeys.KeyProblem(location.Key) is { } keyProblem)
         {
-            throw new ObjectStoreException($"The key of {location} leaves its bucket.");
+            throw new ObjectStoreException($"Invalid key in {location}: {keyProblem}.");
         }
 
+        var bucketRoot = BucketPath(location.Bucket);
+        var full = bucketRoot + "/" + location.Key;
+        RefuseLinksOutside(location, bucketRoot, full);
         return full;
+    }
+
+    /// <summary>The directory of <paramref name="bucket"/> (which must be a valid store bucket name).</summary>
+    public string BucketPath(string bucket) => Path.Combine(Root, bucket);
+
+    // The deepest directory of the key's path that exists must resolve (symlinks and all) to the bucket's own
+    // directory or below it: a symlinked directory inside a bucket must not lead to another bucket or out of
+    // the store. (The bucket directory itself may be a symlink: an administrator's way to put a bucket on
+    // another disk.)
+    private static void RefuseLinksOutside(S3Location location, string bucketRoot, string full)
+    {
+        var parent = full[..full.LastIndexOf('/')];
+        if (parent.Length <= bucketRoot.Length)
+        {
+            return;
+        }
+
+        var realBucket = Interop.Libc.RealPath(bucketRoot);
+        if (realBucket is null)
+        {
+            return;
+        }
+
+        var existing = parent;
+        string? real;
+        while ((real = Interop.Libc.RealPath(existing)) is null && existing.Length > bucketRoot.Length)
+        {
+            existing = existing[..existing.LastIndexOf('/')];
+        }
+
+        if (real is not null && real != realBucket && !real.StartsWith(realBucket + "/", StringComparison.Ordinal))
+        {
+            throw new ObjectStoreException($"Invalid key in {location}: its directory leads through a symbolic link out of the bucket.");
+        }
+    }
+
+    /// <summary>
+    /// Why the object at <paramref name="location"/> cannot be written beside the objects already stored: a
+    /// directory store cannot hold both <c>x</c> and <c>x/y</c>. Null when it can be written.
+    /// </summary>
+    public string? ConflictOf(S3Location location)
+    {
+        var path = PathOf(location);
+        if (location.IsFile)
+        {
+            return null;
+        }
+
+        if (Directory.Exists(path))
+        {
+            return $"{location} cannot be stored: objects with keys beginning '{location.Key}/' exist, and this store keeps keys as paths, so a key cannot also be a prefix of other keys.";
+        }
+
+        var bucketRoot = BucketPath(location.Bucket);
+        for (var slash = location.Key.IndexOf('/'); slash > 0; slash = location.Key.IndexOf('/', slash + 1))
+        {
+            if (File.Exists(bucketRoot + "/" + location.Key[..slash]))
+            {
+                return $"{location} cannot be stored: the object s3://{location.Bucket}/{location.Key[..slash]} exists, and this store keeps keys as paths, so a key cannot also be a prefix of other keys.";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A new temporary file's path for an upload, on the store's file system.</summary>
+    public string NewTempPath()
+    {
+        Directory.CreateDirectory(TempDirectory);
+        return Path.Combine(TempDirectory, $".trainyard-{Guid.NewGuid():N}.part");
+    }
+
+    /// <summary>
+    /// Renames the finished temporary file <paramref name="temp"/> into place as <paramref name="location"/>,
+    /// with <paramref name="metadata"/> (kept on the file first, so both appear at once).
+    /// </summary>
+    /// <exception cref="ObjectStoreException">The key conflicts with stored objects or cannot be held.</exception>
+    public void Commit(string temp, S3Location location, ObjectMetadata? metadata)
+    {
+        var destination = PathOf(location);
+        if (ConflictOf(location) is { } conflict)
+        {
+            throw new ObjectStoreException(conflict);
+        }
+
+        metadata?.TryWrite(temp);
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        File.Move(temp, destination, overwrite: true);
+    }
+
+    /// <summary>The object's size, time and stored metadata, or null when there is none.</summary>
+    public (ObjectInfo Info, ObjectMetadata? Metadata)? Stat(S3Location location)
+    {
+        var path = PathOf(location);
+        var fi = new FileInfo(path);
+        if (!fi.Exists)
+        {
+            return null;
+        }
+
+        var metadata = ObjectMetadata.Read(path);
+        var etag = metadata?.ETag ?? ObjectMetadata.SyntheticETag(fi.Length, fi.LastWriteTimeUtc);
+        return (new ObjectInfo(location, fi.Length, fi.LastWriteTimeUtc, etag), metadata);
     }
 
     public async IAsyncEnumerable<ObjectInfo> ListAsync(S3Location prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -142,9 +256,13 @@ public sealed class LocalObjectStore : IObjectStore
 
     public Task<ObjectInfo?> HeadAsync(S3Location location, CancellationToken cancellationToken)
     {
-        var path = PathOf(location);
-        var fi = new FileInfo(path);
-        return Task.FromResult(fi.Exists ? new ObjectInfo(location, fi.Length, fi.LastWriteTimeUtc) : null);
+        if (location.IsFile)
+        {
+            var fi = new FileInfo(PathOf(location));
+            return Task.FromResult(fi.Exists ? new ObjectInfo(location, fi.Length, fi.LastWriteTimeUtc) : null);
+        }
+
+        return Task.FromResult(Stat(location)?.Info);
     }
 
     public Task<Stream> OpenReadAsync(S3Location location, long offset, long? length, CancellationToken cancellationToken)
@@ -202,7 +320,12 @@ public sealed class LocalObjectStore : IObjectStore
     public async Task<long> UploadAsync(S3Location location, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         var destination = PathOf(location);
-        var tempDir = location.IsFile ? Path.GetDirectoryName(destination)! : Path.Combine(Root, TempDirectoryName);
+        if (ConflictOf(location) is { } conflict)
+        {
+            throw new ObjectStoreException(conflict);
+        }
+
+        var tempDir = location.IsFile ? Path.GetDirectoryName(destination)! : TempDirectory;
         Directory.CreateDirectory(tempDir);
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
         var temp = Path.Combine(tempDir, $".trainyard-{Guid.NewGuid():N}.part");
@@ -230,7 +353,34 @@ public sealed class LocalObjectStore : IObjectStore
 
     public Task DeleteAsync(S3Location location, CancellationToken cancellationToken)
     {
-        File.Delete(PathOf(location));
+        var path = PathOf(location);
+        File.Delete(path);
+        if (!location.IsFile)
+        {
+            RemoveEmptyParents(path, BucketPath(location.Bucket));
+        }
+
         return Task.CompletedTask;
+    }
+
+    // A deleted key's directories go with it when nothing else is in them, as prefixes do in S3: `x/` no
+    // longer lists, and `x` can become an object again.
+    private static void RemoveEmptyParents(string path, string bucketRoot)
+    {
+        for (var dir = Path.GetDirectoryName(path); dir is not null && dir.Length > bucketRoot.Length; dir = Path.GetDirectoryName(dir))
+        {
+            try
+            {
+                Directory.Delete(dir);
+            }
+            catch (IOException)
+            {
+                return;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return;
+            }
+        }
     }
 }

@@ -8,6 +8,8 @@ public sealed class RoutingObjectStore(IObjectStore remote, LocalObjectStore fil
 {
     public string Name => remote.Name;
 
+    public string Where => remote.Where;
+
     public IObjectStore Remote => remote;
 
     public LocalObjectStore Files => files;
