@@ -177,27 +177,32 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
             throw new MultipartException("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema: it lists no parts.");
         }
 
-        var uploaded = Parts(upload).ToDictionary(p => p.PartNumber);
-        var parts = new List<UploadedPart>(chosen.Count);
-        for (var i = 0; i < chosen.Count; i++)
+        for (var i = 1; i < chosen.Count; i++)
         {
-            var (number, etag) = chosen[i];
-            if (i > 0 && number <= chosen[i - 1].PartNumber)
+            if (chosen[i].PartNumber <= chosen[i - 1].PartNumber)
             {
                 throw new MultipartException("InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.");
             }
+        }
 
+        var uploaded = Parts(upload).ToDictionary(p => p.PartNumber);
+        var parts = new List<UploadedPart>(chosen.Count);
+        foreach (var (number, etag) in chosen)
+        {
             if (!uploaded.TryGetValue(number, out var part) || !string.Equals(part.ETag, etag.Trim('"'), StringComparison.OrdinalIgnoreCase))
             {
                 throw new MultipartException("InvalidPart", $"One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (Part {number}.)");
             }
 
-            if (i < chosen.Count - 1 && part.Size < MinimumPartSize)
-            {
-                throw new MultipartException("EntityTooSmall", $"Your proposed upload is smaller than the minimum allowed object size: part {number} is {part.Size} bytes; every part but the last must be at least 5 MiB.");
-            }
-
             parts.Add(part);
+        }
+
+        for (var i = 0; i < parts.Count - 1; i++)
+        {
+            if (parts[i].Size < MinimumPartSize)
+            {
+                throw new MultipartException("EntityTooSmall", $"Your proposed upload is smaller than the minimum allowed object size: part {parts[i].PartNumber} is {parts[i].Size} bytes; every part but the last must be at least 5 MiB.");
+            }
         }
 
         var location = new S3Location(upload.Bucket, upload.Key);
