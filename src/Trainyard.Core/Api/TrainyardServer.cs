@@ -114,6 +114,13 @@ public sealed class TrainyardServer : IAsyncDisposable
         var server = new TrainyardServer(app, jobs, store) { Algorithms = app.Services.GetRequiredService<Algorithms.AlgorithmService>() };
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(address);
+        if (objectStore is null)
+        {
+            // Hosts reach the embedded store's S3 API on the server's port: on loopback as bound, through the
+            // machine's name when the server listens on every address (hosts on other Slurm nodes).
+            var host = server.Address.Host is "0.0.0.0" or "[::]" or "::" ? System.Net.Dns.GetHostName() : server.Address.Host;
+            jobs.ServeStoreAt(new UriBuilder(server.Address) { Host = host }.Uri);
+        }
         return server;
     }
 

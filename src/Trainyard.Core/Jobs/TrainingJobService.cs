@@ -51,6 +51,30 @@ public sealed partial class TrainingJobService : IAsyncDisposable
 
     public string ArnOf(string name) => $"arn:aws:sagemaker:{Options.Region}:{Options.AccountId}:training-job/{name.ToLowerInvariant()}";
 
+    private TrainyardOptions? _hostOptions;
+
+    /// <summary>
+    /// Tells the hosts of jobs launched from now on that the embedded store answers S3 at
+    /// <paramref name="endpoint"/>: <c>AWS_ENDPOINT_URL_S3</c> (botocore ≥ 1.31, the AWS SDKs) and
+    /// <c>S3_ENDPOINT_URL</c> (the training toolkit, older boto3 code), with placeholder credentials when the
+    /// server has none to give (the embedded store does not check signatures), unless the server's own
+    /// host environment already names them.
+    /// </summary>
+    public void ServeStoreAt(Uri endpoint)
+    {
+        var url = endpoint.ToString().TrimEnd('/');
+        var environment = new Dictionary<string, string>(Options.HostEnvironment, StringComparer.Ordinal);
+        environment.TryAdd("AWS_ENDPOINT_URL_S3", url);
+        environment.TryAdd("S3_ENDPOINT_URL", environment["AWS_ENDPOINT_URL_S3"]);
+        if (!environment.ContainsKey("AWS_ACCESS_KEY_ID"))
+        {
+            environment["AWS_ACCESS_KEY_ID"] = "trainyard";
+            environment["AWS_SECRET_ACCESS_KEY"] = "trainyard";
+        }
+
+        _hostOptions = Options with { HostEnvironment = environment };
+    }
+
     public JobRunner? Runner(string name) => _running.TryGetValue(name, out var r) ? r.Runner : null;
 
     /// <summary>Accepts a job whose body already passed the service-model validation.</summary>
@@ -227,7 +251,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     /// </summary>
     private void Launch(JobRecord job, Func<JobRunner, Task> run)
     {
-        var runner = new JobRunner(job, Store, Objects, Executor, Options, _logger);
+        var runner = new JobRunner(job, Store, Objects, Executor, _hostOptions ?? Options, _logger);
         var entry = new RunningJob(runner);
         _running[job.Name] = entry;
         RunnerStarted?.Invoke(runner);

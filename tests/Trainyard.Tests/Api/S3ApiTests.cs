@@ -436,6 +436,28 @@ public sealed class S3ApiTests
         Assert.DoesNotContain("ListBucketResult", await ui.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    /// <summary>An algorithm's own boto3 reaches the embedded store through the endpoint its host is given.</summary>
+    [Fact]
+    public async Task Algorithm_UsesBoto3_ThroughTheEndpointItsHostIsGiven()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var dir = new TempDirectory();
+        server.PutObject("work", "in/config.txt", "from the store");
+        const string script = """
+            #!/usr/bin/python3
+            import os, boto3
+            assert os.environ["S3_ENDPOINT_URL"] == os.environ["AWS_ENDPOINT_URL_S3"], dict(os.environ)
+            s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+            text = s3.get_object(Bucket="work", Key="in/config.txt")["Body"].read().decode()
+            s3.put_object(Bucket="work", Key="out/" + os.environ["SM_CURRENT_HOST"], Body=text.upper().encode())
+            """;
+        var name = TestJobs.UniqueName("boto");
+        await server.CreateAsync(TestJobs.Request(name, TestJobs.Algorithm(dir, script), instances: 2));
+        var end = await server.WaitForEndAsync(name);
+        Assert.True(end["TrainingJobStatus"]!.GetValue<string>() == "Completed", end.ToJsonString() + server.LogOf(name));
+        Assert.Equal("FROM THE STORE", await File.ReadAllTextAsync(Path.Combine(server.Objects, "work", "out", "algo-2")));
+    }
+
     [Fact]
     public async Task WithAnS3Store_TheFacadeNamesThatStore()
     {
