@@ -271,7 +271,7 @@ public sealed partial class HostRuntime
     /// <summary>Runs one setup command (venv, pip) as the script will run: sandboxed, in /opt/ml/code, its output in the host's log.</summary>
     private async Task<(int Status, List<string> Lines)> RunSetupAsync(IReadOnlyList<string> argv, Dictionary<string, string> environment, string hostsFile, bool sandboxed, CancellationToken stop)
     {
-        var (fileName, arguments, workingDirectory, path) = ScriptModeCommand(argv, hostsFile, sandboxed, venvWritable: true);
+        var (fileName, arguments, workingDirectory, path) = ScriptModeCommand(argv, hostsFile, sandboxed, venvWritable: true, LocalPipSources(environment));
         var startInfo = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
@@ -326,7 +326,7 @@ public sealed partial class HostRuntime
 
     /// <summary>The command line of a script-mode process: in the sandbox (working directory /opt/ml/code), or a plain process in the host's code directory.</summary>
     private (string FileName, List<string> Arguments, string WorkingDirectory, string PathVariable) ScriptModeCommand(
-        IReadOnlyList<string> argv, string hostsFile, bool sandboxed, bool venvWritable)
+        IReadOnlyList<string> argv, string hostsFile, bool sandboxed, bool venvWritable, IEnumerable<string>? alsoVisible = null)
     {
         var interpreter = ScriptModeInterpreter!;
         var bins = new List<string>();
@@ -349,6 +349,11 @@ public sealed partial class HostRuntime
             mounts.Add(new SandboxMount.Bind(prefix, prefix, ReadOnly: true));
         }
 
+        foreach (var visible in (alsoVisible ?? []).Where(SandboxCommand.HiddenInSandbox).Distinct(StringComparer.Ordinal))
+        {
+            mounts.Add(new SandboxMount.Bind(visible, visible, ReadOnly: true));
+        }
+
         if (Directory.Exists(VenvDirectory))
         {
             mounts.Add(new SandboxMount.Bind(VenvDirectory, VenvDirectory, ReadOnly: !venvWritable));
@@ -357,6 +362,27 @@ public sealed partial class HostRuntime
         var spec = SandboxCommand.ScriptModeSpec(plan, Path.GetFullPath(hostsFile), argv, mounts, pathVariable);
         var (fileName, args) = SandboxCommand.Render(spec, null);
         return (fileName, args, plan.HostDirectory, pathVariable);
+    }
+
+    /// <summary>Local directories pip is told to read (PIP_FIND_LINKS, a file:// PIP_INDEX_URL), which the sandbox must show.</summary>
+    private static IEnumerable<string> LocalPipSources(IReadOnlyDictionary<string, string> environment)
+    {
+        foreach (var name in new[] { "PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL" })
+        {
+            if (!environment.TryGetValue(name, out var value))
+            {
+                continue;
+            }
+
+            foreach (var item in value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var path = item.StartsWith("file://", StringComparison.Ordinal) ? Uri.UnescapeDataString(item[7..]) : item;
+                if (path.StartsWith('/') && (Directory.Exists(path) || File.Exists(path)))
+                {
+                    yield return Path.GetFullPath(path).TrimEnd('/');
+                }
+            }
+        }
     }
 
     /// <summary>The interpreter's prefix (<c>PREFIX/bin/python</c>), and that of what it links to.</summary>
