@@ -219,6 +219,45 @@ public sealed class ScriptModeJobTests
         Assert.Contains("sagemaker_program 'train.py' is not in /opt/ml/code", Reason(job), StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public async Task Job_AlgorithmWithAFrameworkImage_TrainsInScriptModeByName()
+    {
+        RequirePython();
+        await using var server = await TestServer.StartAsync();
+        server.PutObject("data", "train/a.csv", "1,2\n3,4\n");
+        server.PutObject("code", "job/source/sourcedir.tar.gz", Build(File("train.py", TrainPy), File("helper.py", HelperPy)));
+        var algorithm = new JsonObject
+        {
+            ["AlgorithmName"] = "sklearn-script",
+            ["TrainingSpecification"] = new JsonObject
+            {
+                ["TrainingImage"] = SkLearn,
+                ["SupportedHyperParameters"] = new JsonArray(
+                    new JsonObject { ["Name"] = "epochs", ["Type"] = "Integer", ["DefaultValue"] = "3" },
+                    new JsonObject { ["Name"] = "learning-rate", ["Type"] = "FreeText", ["DefaultValue"] = "\"0.1\"" },
+                    new JsonObject { ["Name"] = "use-bias", ["Type"] = "FreeText", ["DefaultValue"] = "true" }),
+                ["SupportedTrainingInstanceTypes"] = new JsonArray("ml.m5.large"),
+                ["TrainingChannels"] = new JsonArray(new JsonObject { ["Name"] = "train", ["SupportedContentTypes"] = new JsonArray("text/csv"), ["SupportedInputModes"] = new JsonArray("File") }),
+            },
+        };
+        var (status, created) = await server.CallAsync("CreateAlgorithm", algorithm);
+        Assert.True(status == 200, created?.ToJsonString());
+
+        var name = TestJobs.UniqueName("algo-script");
+        var hps = SdkHyperParameters(name);
+        foreach (var user in new[] { "epochs", "learning-rate", "use-bias" })
+        {
+            hps.Remove(user);
+        }
+
+        var request = TestJobs.Request(name, "unused", channels: [TestJobs.Channel("train", "s3://data/train/")], hyperParameters: hps);
+        request["AlgorithmSpecification"] = new JsonObject { ["AlgorithmName"] = "sklearn-script", ["TrainingInputMode"] = "File" };
+        await server.CreateAsync(request);
+        var job = await server.WaitForEndAsync(name);
+        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", Reason(job) + "\n" + server.LogOf(name));
+        Assert.Equal("lr=0.1 epochs=3", TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"))["model-algo-1.txt"]);
+    }
+
     [Theory]
     [InlineData(SkLearn, null, "sagemaker_program")]
     [InlineData("246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1", null, "built-in XGBoost algorithm")]
