@@ -206,6 +206,26 @@ public sealed class ScriptModeJobTests
     }
 
     [SkippableFact]
+    public async Task Job_WithoutSandbox_RunsInTheHostDirectory()
+    {
+        RequirePython();
+        await using var server = await TestServer.StartAsync(o => o with { Sandbox = false });
+        const string train = """
+            import os, sys, helper
+            code = os.path.join(os.environ["SAGEMAKER_BASE_DIR"], "code")
+            assert os.getcwd() == code and os.environ["PYTHONPATH"].split(":")[0] == code, (os.getcwd(), os.environ["PYTHONPATH"])
+            assert sys.argv[1:] == ["--epochs", "3", "--learning-rate", "0.1", "--use-bias", "True"], sys.argv
+            open(os.path.join(os.environ["SM_MODEL_DIR"], "ok"), "w").write(str(helper.loss(0, 1)))
+            """;
+        server.PutObject("code", "job/source/sourcedir.tar.gz", Build(File("train.py", train), File("helper.py", HelperPy)));
+        var name = TestJobs.UniqueName("plain");
+        await server.CreateAsync(TestJobs.Request(name, SkLearn, hyperParameters: SdkHyperParameters(name)));
+        var job = await server.WaitForEndAsync(name);
+        Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", Reason(job) + "\n" + server.LogOf(name));
+        Assert.Equal("10.5", TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"))["ok"]);
+    }
+
+    [SkippableFact]
     public async Task Job_NoSubmitDirectoryAndNoCode_FailsClearly()
     {
         RequirePython();
