@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Trainyard's whole test suite on a fresh Debian machine: installs what the tests drive for real
-# (bubblewrap, Debian's AWS CLI v2, boto3), then runs every test project.
+# (bubblewrap, Debian's AWS CLI v2, boto3, pip and venv), then runs every test project.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
@@ -10,6 +10,9 @@ missing=()
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 [ -x /usr/bin/aws ] || missing+=(awscli)
 /usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)
+# Script mode: requirements.txt goes into a virtualenv with pip (the tests skip, saying so, without them).
+/usr/bin/python3 -c 'import pip' 2>/dev/null || missing+=(python3-pip)
+/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v setsid >/dev/null || missing+=(util-linux)
 command -v npm >/dev/null || missing+=(nodejs npm)   # s3rver, the S3 server the tests use
 # Container images: a real registry (with htpasswd auth), skopeo to push, podman and umoci as peers,

@@ -7,14 +7,19 @@ namespace Trainyard.Bench;
 /// <summary>
 /// Time from CreateTrainingJob returning to the algorithm's first instruction, on the local executor
 /// with a sandboxed host. The algorithm records CLOCK_REALTIME as its first act; the client records it
-/// as Create returns. Usage: startup [runs=30] [sh|python|both] [channel|nochannel]
+/// as Create returns. Usage: startup [runs=30] [sh|python|both|site|script|scriptmode] [channel|nochannel].
+/// <c>scriptmode</c> compares <c>site</c> (the same Python program as an executable <c>train</c>, with its
+/// site import) with <c>script</c> (a SageMaker framework image in script mode: the program in a
+/// sourcedir.tar.gz fetched from the store, run as <c>python3 train.py</c> with the toolkit's environment).
 /// </summary>
 internal static class StartupBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
         var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 30;
-        var kinds = args.Length > 1 && args[1] != "both" ? [args[1]] : new[] { "sh", "python" };
+        var kinds = args.Length > 1
+            ? args[1] switch { "both" => new[] { "sh", "python" }, "scriptmode" => ["site", "script"], var one => [one] }
+            : ["sh", "python"];
         var withChannel = args.Length <= 2 || args[2] != "nochannel";
         var root = Path.Combine(Path.GetTempPath(), "trainyard-bench-startup-" + Environment.ProcessId);
         Directory.CreateDirectory(root);
@@ -26,29 +31,38 @@ internal static class StartupBench
             {
                 // Bash's EPOCHREALTIME is read without starting another process.
                 ["sh"] = WriteImage(root, "sh", "#!/bin/bash\necho $EPOCHREALTIME > /opt/ml/model/t\n"),
-                ["python"] = WriteImage(root, "python", "#!/usr/bin/python3 -S\nimport time\nt = time.time()\nopen('/opt/ml/model/t', 'w').write(repr(t))\n"),
+                ["python"] = WriteImage(root, "python", "#!/usr/bin/python3 -S\n" + PythonProgram),
+                ["site"] = WriteImage(root, "site", "#!/usr/bin/python3\n" + PythonProgram),
+                ["script"] = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
             };
+            WriteSourceDirectory(Path.Combine(root, "home", "objects", "bench", "source", "sourcedir.tar.gz"));
             var data = Path.Combine(root, "home", "objects", "bench", "empty-channel");
             Directory.CreateDirectory(data);
             File.WriteAllText(Path.Combine(data, "tiny.csv"), "1\n");
 
+            // Warm up (JIT, the sandbox, the page cache), then the kinds round-robin: run 1 of each, run 2 …
             foreach (var kind in kinds)
             {
-                // Warm up: JIT, the sandbox, the page cache.
                 for (var i = 0; i < 3; i++)
                 {
-                    await MeasureAsync(http, server, images[kind], withChannel, $"warm-{kind}-{i}");
+                    await MeasureAsync(http, server, images[kind], withChannel, $"warm-{kind}-{i}", kind == "script");
                 }
+            }
 
-                var samples = new List<double>();
-                for (var i = 0; i < runs; i++)
+            var samples = kinds.ToDictionary(k => k, _ => new List<double>());
+            for (var i = 0; i < runs; i++)
+            {
+                foreach (var kind in kinds)
                 {
-                    samples.Add(await MeasureAsync(http, server, images[kind], withChannel, $"run-{kind}-{i}"));
+                    samples[kind].Add(await MeasureAsync(http, server, images[kind], withChannel, $"run-{kind}-{i}", kind == "script"));
                 }
+            }
 
-                samples.Sort();
+            foreach (var kind in kinds)
+            {
+                var sorted = samples[kind].Order().ToList();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"startup algorithm={kind} channel={withChannel} runs={runs}: median {samples[runs / 2]:F1} ms, p90 {samples[(int)(runs * 0.9)]:F1} ms, min {samples[0]:F1} ms, max {samples[^1]:F1} ms"));
+                    $"startup algorithm={kind} channel={withChannel} runs={runs}: median {sorted[runs / 2]:F1} ms, p90 {sorted[(int)(runs * 0.9)]:F1} ms, min {sorted[0]:F1} ms, max {sorted[^1]:F1} ms"));
             }
         }
         finally
@@ -57,6 +71,22 @@ internal static class StartupBench
         }
 
         return 0;
+    }
+
+    private const string PythonProgram = "import time\nt = time.time()\nopen('/opt/ml/model/t', 'w').write(repr(t))\n";
+
+    /// <summary>What the SDK uploads for entry_point="train.py": a tar.gz of the source directory.</summary>
+    private static void WriteSourceDirectory(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var file = File.Create(path);
+        using var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Optimal);
+        using var tar = new System.Formats.Tar.TarWriter(gzip);
+        var entry = new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, "train.py")
+        {
+            DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(PythonProgram)),
+        };
+        tar.WriteEntry(entry);
     }
 
     private static string WriteImage(string root, string name, string script)
@@ -69,8 +99,11 @@ internal static class StartupBench
         return dir;
     }
 
-    private static async Task<double> MeasureAsync(HttpClient http, TrainyardServer server, string image, bool withChannel, string name)
+    private static async Task<double> MeasureAsync(HttpClient http, TrainyardServer server, string image, bool withChannel, string name, bool scriptMode)
     {
+        var hyperParameters = scriptMode
+            ? $$""", "HyperParameters": {"sagemaker_program": "\"train.py\"", "sagemaker_submit_directory": "\"s3://bench/source/sourcedir.tar.gz\"", "sagemaker_container_log_level": "20", "sagemaker_job_name": "\"{{name}}\"", "sagemaker_region": "\"us-east-1\"", "epochs": "3"}"""
+            : "";
         var channel = withChannel
             ? """, "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bench/empty-channel/"}}}]"""
             : "";
@@ -79,7 +112,7 @@ internal static class StartupBench
              "AlgorithmSpecification": {"TrainingImage": "{{image}}", "TrainingInputMode": "File"},
              "OutputDataConfig": {"S3OutputPath": "s3://bench/out"},
              "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-             "StoppingCondition": {"MaxRuntimeInSeconds": 60}{{channel}}}
+             "StoppingCondition": {"MaxRuntimeInSeconds": 60}{{channel}}{{hyperParameters}}}
             """;
         using var response = await BenchApi.CallAsync(http, "CreateTrainingJob", body);
         var returned = DateTimeOffset.UtcNow;

@@ -100,40 +100,24 @@ public sealed class ContainerContract(HostPlan plan, bool sandboxed)
     /// <summary>Hosts talk over loopback addresses on one machine.</summary>
     public static string NetworkInterfaceName => "lo";
 
-    /// <summary>The environment the algorithm starts with.</summary>
-    public Dictionary<string, string> Environment()
+    /// <summary>The toolkit's <c>SM_TRAINING_ENV</c>: the whole training environment as one JSON object.</summary>
+    public JsonObject TrainingEnvironment()
     {
-        var type = InstanceType.Lookup(plan.InstanceTypeName);
-        var (cpus, gpus) = type.EffectiveOnThisMachine();
-        var channels = plan.Channels.Select(c => c.Name).ToList();
-        var hps = new JsonObject();
-        foreach (var (k, v) in plan.HyperParameters)
-        {
-            hps[k] = ParseHyperParameter(v);
-        }
-
+        var (cpus, gpus) = InstanceType.Lookup(plan.InstanceTypeName).EffectiveOnThisMachine();
         var channelDirs = new JsonObject();
-        foreach (var c in channels)
+        foreach (var c in plan.Channels)
         {
-            channelDirs[c] = DataDir + "/" + c;
+            channelDirs[c.Name] = DataDir + "/" + c.Name;
         }
 
-        var userArgs = new JsonArray();
-        foreach (var (k, v) in plan.HyperParameters)
-        {
-            userArgs.Add("--" + k);
-            userArgs.Add(v);
-        }
-
-        var hostOutputData = OutputDataDir + "/" + plan.HostName;
-        var trainingEnv = new JsonObject
+        return new JsonObject
         {
             ["channel_input_dirs"] = channelDirs,
             ["current_host"] = plan.HostName,
             ["current_instance_type"] = plan.InstanceTypeName,
             ["current_instance_group"] = "homogeneousCluster",
             ["hosts"] = new JsonArray(plan.Hosts.Select(h => (JsonNode)JsonValue.Create(h)).ToArray()),
-            ["hyperparameters"] = hps.DeepClone(),
+            ["hyperparameters"] = HyperParametersObject(),
             ["input_config_dir"] = ConfigDir,
             ["input_data_config"] = InputDataConfig(),
             ["input_dir"] = InputDir,
@@ -143,12 +127,47 @@ public sealed class ContainerContract(HostPlan plan, bool sandboxed)
             ["network_interface_name"] = NetworkInterfaceName,
             ["num_cpus"] = cpus,
             ["num_gpus"] = gpus,
-            ["output_data_dir"] = hostOutputData,
+            ["output_data_dir"] = OutputDataDir + "/" + plan.HostName,
             ["output_dir"] = OutputDir,
             ["output_intermediate_dir"] = OutputDir + "/intermediate",
             ["resource_config"] = ResourceConfig(),
-            ["user_args"] = userArgs.DeepClone(),
+            ["user_args"] = UserArgs(),
         };
+    }
+
+    private JsonObject HyperParametersObject()
+    {
+        var hps = new JsonObject();
+        foreach (var (k, v) in plan.HyperParameters)
+        {
+            hps[k] = ParseHyperParameter(v);
+        }
+
+        return hps;
+    }
+
+    private JsonArray UserArgs()
+    {
+        var userArgs = new JsonArray();
+        foreach (var (k, v) in plan.HyperParameters)
+        {
+            userArgs.Add("--" + k);
+            userArgs.Add(v);
+        }
+
+        return userArgs;
+    }
+
+    /// <summary>The environment the algorithm starts with.</summary>
+    public Dictionary<string, string> Environment()
+    {
+        var type = InstanceType.Lookup(plan.InstanceTypeName);
+        var (cpus, gpus) = type.EffectiveOnThisMachine();
+        var channels = plan.Channels.Select(c => c.Name).ToList();
+        var hps = HyperParametersObject();
+        var userArgs = UserArgs();
+        var hostOutputData = OutputDataDir + "/" + plan.HostName;
+        var trainingEnv = TrainingEnvironment();
 
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (k, v) in plan.StoreEnvironment)
@@ -159,6 +178,12 @@ public sealed class ContainerContract(HostPlan plan, bool sandboxed)
         foreach (var (k, v) in plan.Environment)
         {
             env[k] = v;
+        }
+
+        // sagemaker-training-toolkit and boto3 before 1.28 read only S3_ENDPOINT_URL.
+        if (env.TryGetValue("AWS_ENDPOINT_URL_S3", out var s3Endpoint) && !env.ContainsKey("S3_ENDPOINT_URL"))
+        {
+            env["S3_ENDPOINT_URL"] = s3Endpoint;
         }
 
         env["TRAINING_JOB_NAME"] = plan.JobName;

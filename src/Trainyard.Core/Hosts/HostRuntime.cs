@@ -113,6 +113,11 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         var checkpointLoop = checkpoints?.RunAsync(checkpointing.Token) ?? Task.CompletedTask;
         try
         {
+            if (ScriptModeInterpreter is { } interpreter && await PrepareScriptModeAsync(interpreter, contract, hostsFile, sandboxed, stop).ConfigureAwait(false) is { } scriptFailed)
+            {
+                return scriptFailed;
+            }
+
             return await TrainAsync(contract, hostsFile, sandboxed, stop).ConfigureAwait(false);
         }
         finally
@@ -139,6 +144,10 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             inheritedNamespace = image.Namespace.InheritableDuplicate();
             (fileName, arguments) = SandboxCommand.Render(spec, inheritedNamespace);
             (workingDirectory, path, home, imageEnvironment) = (plan.HostDirectory, spec.PathVariable, spec.Home, spec.BaseEnvironment);
+        }
+        else if (_scriptMode is { } script)
+        {
+            (fileName, arguments, workingDirectory, path) = ScriptModeCommand(script.Argv, hostsFile, sandboxed, venvWritable: false);
         }
         else
         {
@@ -180,7 +189,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
         }
 
         startInfo.Environment["HOSTNAME"] = plan.HostName;
-        foreach (var (k, v) in contract.Environment())
+        foreach (var (k, v) in _scriptMode?.Environment ?? contract.Environment())
         {
             startInfo.Environment[k] = v;
         }

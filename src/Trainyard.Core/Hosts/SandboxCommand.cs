@@ -27,18 +27,60 @@ public static class SandboxCommand
         return argv;
     }
 
+    /// <summary>The machine's root read-only, fresh <c>/tmp</c> and <c>/opt</c>, the host directory as <c>/opt/ml</c>.</summary>
+    private static List<SandboxMount> MachineRootMounts(HostPlan plan) =>
+    [
+        new SandboxMount.Bind("/", "/", ReadOnly: true),
+        new SandboxMount.Dev("/dev"),
+        new SandboxMount.Proc("/proc"),
+        new SandboxMount.Tmpfs("/tmp"),
+        new SandboxMount.Tmpfs("/opt"),
+        new SandboxMount.Bind(plan.HostDirectory, "/opt/ml", ReadOnly: false),
+    ];
+
+    /// <summary>CheckpointConfig.LocalPath when it is not /opt/ml/checkpoints, and the host's /etc/hosts.</summary>
+    private static void AddHostMounts(HostPlan plan, string hostsFile, List<SandboxMount> mounts)
+    {
+        if (plan.CheckpointLocalPath is { } checkpoints && checkpoints.TrimEnd('/') != "/opt/ml/checkpoints")
+        {
+            mounts.Add(new SandboxMount.Bind(plan.CheckpointDirectory, checkpoints, ReadOnly: false));
+        }
+
+        mounts.Add(new SandboxMount.Bind(hostsFile, "/etc/hosts", ReadOnly: true));
+    }
+
+    /// <summary>
+    /// The sandbox of a script-mode host: the machine's root as for a local executable, the working
+    /// directory <c>/opt/ml/code</c>, and <paramref name="extra"/> (the interpreter's prefix and the job's
+    /// virtualenv when they lie under <c>/tmp</c> or <c>/opt</c>, which are fresh in the sandbox).
+    /// </summary>
+    public static SandboxSpec ScriptModeSpec(HostPlan plan, string hostsFile, IReadOnlyList<string> argv, IEnumerable<SandboxMount> extra, string pathVariable)
+    {
+        var mounts = MachineRootMounts(plan);
+        mounts.AddRange(extra);
+        AddHostMounts(plan, hostsFile, mounts);
+        return new SandboxSpec
+        {
+            Argv = argv,
+            Mounts = mounts,
+            Hostname = plan.HostName,
+            WorkingDirectory = "/opt/ml/code",
+            PathVariable = pathVariable,
+        };
+    }
+
+    /// <summary>True when <paramref name="path"/> is hidden in a sandbox (beneath its fresh <c>/tmp</c> or <c>/opt</c>).</summary>
+    public static bool HiddenInSandbox(string path) =>
+        path.StartsWith("/tmp/", StringComparison.Ordinal) || path.StartsWith("/opt/", StringComparison.Ordinal);
+
+    /// <summary>A plain child process in a session of its own (no sandbox): setsid when the machine has it.</summary>
+    public static (string FileName, List<string> Arguments) InSession(IReadOnlyList<string> argv) =>
+        SetsidPath.Value is { } setsid ? (setsid, argv.ToList()) : (argv[0], argv.Skip(1).ToList());
+
     /// <summary>The sandbox of a local executable: the machine's root read-only, the algorithm at <c>/opt/program</c>.</summary>
     public static SandboxSpec ExecutableSpec(HostPlan plan, string hostsFile)
     {
-        var mounts = new List<SandboxMount>
-        {
-            new SandboxMount.Bind("/", "/", ReadOnly: true),
-            new SandboxMount.Dev("/dev"),
-            new SandboxMount.Proc("/proc"),
-            new SandboxMount.Tmpfs("/tmp"),
-            new SandboxMount.Tmpfs("/opt"),
-            new SandboxMount.Bind(plan.HostDirectory, "/opt/ml", ReadOnly: false),
-        };
+        var mounts = MachineRootMounts(plan);
         if (Directory.Exists(plan.ImagePath))
         {
             mounts.Add(new SandboxMount.Bind(plan.ImagePath, "/opt/program", ReadOnly: true));
@@ -49,12 +91,7 @@ public static class SandboxCommand
             mounts.Add(new SandboxMount.Bind(plan.ImagePath, "/opt/program/train", ReadOnly: true));
         }
 
-        if (plan.CheckpointLocalPath is { } checkpoints && checkpoints.TrimEnd('/') != "/opt/ml/checkpoints")
-        {
-            mounts.Add(new SandboxMount.Bind(plan.CheckpointDirectory, checkpoints, ReadOnly: false));
-        }
-
-        mounts.Add(new SandboxMount.Bind(hostsFile, "/etc/hosts", ReadOnly: true));
+        AddHostMounts(plan, hostsFile, mounts);
         return new SandboxSpec
         {
             Argv = AlgorithmArgv(plan),

@@ -22,7 +22,20 @@ public abstract record ResolvedImage
         public override string Stored => Location.ToString();
     }
 
+    /// <summary>
+    /// A SageMaker framework image run as Trainyard's built-in script-mode runner: the job's
+    /// <c>sagemaker_program</c> on <see cref="Interpreter"/> (an absolute path to a Python).
+    /// </summary>
+    public sealed record ScriptMode(string Interpreter) : ResolvedImage
+    {
+        public const string Prefix = "script-mode:";
+
+        public override string Stored => Prefix + Interpreter;
+    }
+
     /// <summary>Reads back what <see cref="Stored"/> wrote.</summary>
     public static ResolvedImage Parse(string stored) =>
-        stored.StartsWith('/') ? new Executable(stored) : new Container(ImageLocation.Parse(stored));
+        stored.StartsWith('/') ? new Executable(stored)
+        : stored.StartsWith(ScriptMode.Prefix, StringComparison.Ordinal) ? new ScriptMode(stored[ScriptMode.Prefix.Length..])
+        : new Container(ImageLocation.Parse(stored));
 }

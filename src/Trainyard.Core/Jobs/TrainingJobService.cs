@@ -83,6 +83,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         var errors = new List<string>();
         var spec = request.AlgorithmSpecification;
         string? imagePath = null;
+        var namedImage = spec.TrainingImage;
         if (spec.TrainingImage is null && spec.AlgorithmName is null)
         {
             errors.Add("AlgorithmSpecification must name either a TrainingImage or an AlgorithmName.");
@@ -108,6 +109,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
                 var (problems, hyperParameters) = Trainyard.Algorithms.AlgorithmChecks.CheckJob(
                     algorithm.Name, training, spec.TrainingInputMode, request.HyperParameters, request.InputDataConfig, request.ResourceConfig);
                 errors.AddRange(problems);
+                namedImage = training.TrainingImage;
                 imagePath = ImageResolver.Resolve(training.TrainingImage, Options, out var algorithmImageProblem);
                 if (imagePath is null)
                 {
@@ -124,6 +126,12 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         else if ((imagePath = ImageResolver.Resolve(spec.TrainingImage!, Options, out var problem)) is null)
         {
             errors.Add(problem!);
+        }
+
+        // A framework image runs the job's script: it must name one, on this machine's launchers.
+        if (imagePath is not null && Trainyard.Images.ResolvedImage.Parse(imagePath) is Trainyard.Images.ResolvedImage.ScriptMode)
+        {
+            errors.AddRange(Trainyard.ScriptMode.ScriptModeChecks.Problems(namedImage!, request.HyperParameters, request.Environment));
         }
 
         foreach (var metric in request.AlgorithmSpecification.MetricDefinitions ?? [])

@@ -163,6 +163,7 @@ internal static class ImagesCommand
         {
             ResolvedImage.Container c => c.Location,
             ResolvedImage.Executable e => throw new CliException($"'{name}' is the local algorithm {e.Path}: there is no image to pull."),
+            ResolvedImage.ScriptMode s => throw new CliException($"'{name}' is a SageMaker framework image, which runs in script mode on {s.Interpreter}: there is no image to pull (map it to a real image in images.json to pull one)."),
             _ => throw new CliException(problem ?? $"'{name}' is not an image."),
         };
     }

@@ -49,5 +49,5 @@ public sealed class ImageResolutionOrderTests
 
     [Fact]
     public void Steps_AreInTheDocumentedOrder() =>
-        Assert.Equal(["absolute path", "image map", "transports", "registry"], new ImageResolutionOrder(new Dictionary<string, string>()).Steps.Select(s => s.Name));
+        Assert.Equal(["absolute path", "image map", "script mode", "transports", "registry"], new ImageResolutionOrder(new Dictionary<string, string>()).Steps.Select(s => s.Name));
 }
