@@ -22,8 +22,37 @@ internal sealed record MultipartUploadRecord
     public required ObjectMetadata Metadata { get; init; }
 }
 
-/// <summary>One uploaded part: its number, size, ETag (the part's MD5 in hex) and time.</summary>
-public sealed record UploadedPart(int PartNumber, long Size, string ETag, DateTimeOffset LastModified);
+/// <summary>One uploaded part: its number, size, ETag (the part's MD5 in hex) and time; <c>Placed</c> when its bytes are already where the object will have them.</summary>
+public sealed record UploadedPart(int PartNumber, long Size, string ETag, DateTimeOffset LastModified, bool Placed = false);
+
+/// <summary>Where one part's bytes are being written: a region of the upload's assembly file, or a file of its own.</summary>
+public sealed class PartTarget : IDisposable
+{
+    internal PartTarget(SafeFileHandle handle, long offset, string? separatePath)
+    {
+        Handle = handle;
+        Offset = offset;
+        SeparatePath = separatePath;
+    }
+
+    public SafeFileHandle Handle { get; }
+
+    /// <summary>Where in <see cref="Handle"/> the part's first byte goes.</summary>
+    public long Offset { get; }
+
+    internal string? SeparatePath { get; }
+
+    internal bool Committed { get; set; }
+
+    public void Dispose()
+    {
+        Handle.Dispose();
+        if (!Committed && SeparatePath is not null)
+        {
+            File.Delete(SeparatePath);
+        }
+    }
+}
 
 /// <summary>A multipart upload in progress.</summary>
 public sealed record MultipartUpload(string UploadId, string Bucket, string Key, DateTimeOffset Initiated, ObjectMetadata Metadata);
@@ -36,10 +65,17 @@ public sealed class MultipartException(string code, string message) : Exception(
 }
 
 /// <summary>
-/// Multipart uploads of the local store, S3's way: each part is a file of its own in the upload's
-/// directory under the store's temporary directory (a part uploaded again replaces the earlier one), and
-/// completing concatenates the chosen parts in the kernel (<c>copy_file_range</c>) into one temporary
-/// file that is renamed into place with the multipart ETag (<c>&lt;md5 of the parts' md5s&gt;-N</c>).
+/// Multipart uploads of the local store, S3's way, without copying the object a second time. Clients cut
+/// a file into parts of one size (the AWS CLI 8 MiB, boto3 8 MiB, the .NET SDK 5–16 MiB) and only the last
+/// is shorter, so the first part of at least 5 MiB to arrive sets the upload's part size P, and every part
+/// of exactly P bytes is written straight into the upload's assembly file at <c>(n − 1) × P</c>, where the
+/// object will have it. Any other part (the short last one, or all of them when sizes vary) is a file of
+/// its own. Completing the usual list — parts 1…N, all but the last in place — then costs one copy of the
+/// last part and a truncate before the assembly file is renamed into place; any other list is assembled
+/// by copying in the kernel (<c>copy_file_range</c>). The object gets the multipart ETag
+/// (<c>&lt;md5 of the parts' md5s&gt;-N</c>). A part uploaded again replaces the earlier one; a part whose
+/// region is being rewritten is not listed until the new bytes are complete (so a failed retry of a part
+/// that had succeeded loses that part, and the client's retry sends it again).
 /// </summary>
 public sealed class LocalMultipartUploads(LocalObjectStore store)
 {
@@ -116,24 +152,101 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
         return result;
     }
 
-    /// <summary>A temporary file in the upload's directory for a part being received.</summary>
-    public string NewPartTempPath(MultipartUpload upload) => Path.Combine(DirectoryOf(upload.UploadId), $".part-{Guid.NewGuid():N}");
-
-    /// <summary>Makes the received <paramref name="temp"/> part <paramref name="partNumber"/> of the upload, replacing an earlier one.</summary>
-    public UploadedPart CommitPart(MultipartUpload upload, int partNumber, string temp, string md5Hex)
+    /// <summary>
+    /// Where part <paramref name="partNumber"/> of <paramref name="length"/> bytes (as the request announces it)
+    /// is to be written. Dispose it when done; <see cref="CommitPart"/> makes it the upload's part.
+    /// </summary>
+    public PartTarget BeginPart(MultipartUpload upload, int partNumber, long? length)
     {
         var dir = DirectoryOf(upload.UploadId);
         if (!Directory.Exists(dir))
         {
-            File.Delete(temp);
+            throw new MultipartException("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.");
+        }
+
+        if (length is { } l && l >= MinimumPartSize && ClaimPartSize(dir, l) == l)
+        {
+            // The region is about to be rewritten: the part is not listed again until its new bytes are complete.
+            File.Delete(Path.Combine(dir, PartName(partNumber) + PlacedSuffix));
+            var handle = File.OpenHandle(Path.Combine(dir, AssemblyFile), FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
+            return new PartTarget(handle, (partNumber - 1) * l, separatePath: null);
+        }
+
+        var temp = Path.Combine(dir, $".part-{Guid.NewGuid():N}");
+        return new PartTarget(File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write), 0, temp);
+    }
+
+    /// <summary>Makes what <paramref name="target"/> received part <paramref name="partNumber"/>, replacing an earlier one.</summary>
+    public UploadedPart CommitPart(MultipartUpload upload, int partNumber, PartTarget target, string md5Hex, long size)
+    {
+        var dir = DirectoryOf(upload.UploadId);
+        if (!Directory.Exists(dir))
+        {
             throw new MultipartException("NoSuchUpload", "The specified upload does not exist: it was aborted or completed while this part was sent.");
         }
 
-        new ObjectMetadata { ETag = md5Hex }.TryWrite(temp);
-        var path = Path.Combine(dir, PartName(partNumber));
-        File.Move(temp, path, overwrite: true);
-        var info = new FileInfo(path);
-        return new UploadedPart(partNumber, info.Length, md5Hex, info.LastWriteTimeUtc);
+        var separate = Path.Combine(dir, PartName(partNumber));
+        var placed = separate + PlacedSuffix;
+        target.Handle.Dispose();
+        if (target.SeparatePath is null)
+        {
+            File.WriteAllBytes(placed, []);
+            new ObjectMetadata { ETag = md5Hex }.TryWrite(placed);
+            File.Delete(separate);
+        }
+        else
+        {
+            new ObjectMetadata { ETag = md5Hex }.TryWrite(target.SeparatePath);
+            File.Move(target.SeparatePath, separate, overwrite: true);
+            File.Delete(placed);
+        }
+
+        target.Committed = true;
+        return new UploadedPart(partNumber, size, md5Hex, DateTimeOffset.UtcNow, target.SeparatePath is null);
+    }
+
+    private const string AssemblyFile = "assembly";
+    private const string PartSizeFile = "part-size";
+    private const string PlacedSuffix = ".placed";
+
+    // The upload's part size: the first claim wins (a file created exclusively), later claims read it.
+    private static long ClaimPartSize(string dir, long length)
+    {
+        var path = Path.Combine(dir, PartSizeFile);
+        try
+        {
+            using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            return length;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return PartSize(dir) ?? -1;
+        }
+    }
+
+    private static long? PartSize(string dir)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            try
+            {
+                var text = File.ReadAllText(Path.Combine(dir, PartSizeFile));
+                if (long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var size))
+                {
+                    return size;
+                }
+            }
+            catch (FileNotFoundException)
+            {
+                return null;
+            }
+
+            // Another part's claim is being written this instant.
+            Thread.Sleep(1);
+        }
+
+        return null;
     }
 
     private static string PartName(int partNumber) => $"part-{partNumber:D5}";
@@ -142,18 +255,31 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
     public IReadOnlyList<UploadedPart> Parts(MultipartUpload upload)
     {
         var dir = DirectoryOf(upload.UploadId);
-        var parts = new List<UploadedPart>();
+        var partSize = PartSize(dir);
+        var parts = new Dictionary<int, UploadedPart>();
         foreach (var file in new DirectoryInfo(dir).EnumerateFiles("part-*"))
         {
-            if (int.TryParse(file.Name.AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            var placed = file.Name.EndsWith(PlacedSuffix, StringComparison.Ordinal);
+            var digits = placed ? file.Name[5..^PlacedSuffix.Length] : file.Name[5..];
+            if (digits.Length != 5 || !int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) || (placed && partSize is null))
             {
-                var etag = ObjectMetadata.Read(file.FullName)?.ETag ?? Md5Hex(file.FullName);
-                parts.Add(new UploadedPart(n, file.Length, etag, file.LastWriteTimeUtc));
+                continue;
+            }
+
+            var etag = ObjectMetadata.Read(file.FullName)?.ETag ?? (placed ? null : Md5Hex(file.FullName));
+            if (etag is null)
+            {
+                continue;
+            }
+
+            var part = new UploadedPart(n, placed ? partSize!.Value : file.Length, etag, file.LastWriteTimeUtc, placed);
+            if (!parts.TryGetValue(n, out var other) || other.LastModified < part.LastModified)
+            {
+                parts[n] = part;
             }
         }
 
-        parts.Sort((a, b) => a.PartNumber.CompareTo(b.PartNumber));
-        return parts;
+        return [.. parts.Values.OrderBy(p => p.PartNumber)];
     }
 
     private static string Md5Hex(string path)
@@ -187,9 +313,9 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
 
         var uploaded = Parts(upload).ToDictionary(p => p.PartNumber);
         var parts = new List<UploadedPart>(chosen.Count);
-        foreach (var (number, etag) in chosen)
+        foreach (var (number, claimed) in chosen)
         {
-            if (!uploaded.TryGetValue(number, out var part) || !string.Equals(part.ETag, etag.Trim('"'), StringComparison.OrdinalIgnoreCase))
+            if (!uploaded.TryGetValue(number, out var part) || !string.Equals(part.ETag, claimed.Trim('"'), StringComparison.OrdinalIgnoreCase))
             {
                 throw new MultipartException("InvalidPart", $"One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (Part {number}.)");
             }
@@ -212,47 +338,72 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
         }
 
         var dir = DirectoryOf(upload.UploadId);
-        var temp = store.NewTempPath();
-        long size = 0;
-        try
+        var md5s = new byte[parts.Count * 16];
+        for (var i = 0; i < parts.Count; i++)
         {
-            using (var output = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write))
+            Convert.FromHexString(parts[i].ETag).CopyTo(md5s, i * 16);
+        }
+
+        var etag = $"{Convert.ToHexStringLower(MD5.HashData(md5s))}-{parts.Count}";
+        var size = parts.Sum(p => p.Size);
+        var last = parts[^1];
+        var inPlace = PartSize(dir) is { } partSize
+            && parts.Take(parts.Count - 1).Select((p, i) => p.Placed && p.PartNumber == i + 1).All(ok => ok)
+            && (!last.Placed || last.PartNumber == parts.Count);
+        string temp;
+        if (inPlace)
+        {
+            // Parts 1…N−1 are where the object has them: bring the last one in (unless it is too) and cut the rest off.
+            temp = Path.Combine(dir, AssemblyFile);
+            using var output = File.OpenHandle(temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
+            var lastOffset = size - last.Size;
+            if (!last.Placed)
             {
+                using var input = File.OpenHandle(Path.Combine(dir, PartName(last.PartNumber)), FileMode.Open, FileAccess.Read);
+                await Task.Run(() => Copy(input, 0, output, lastOffset, last.Size), cancellationToken).ConfigureAwait(false);
+            }
+
+            RandomAccess.SetLength(output, size);
+        }
+        else
+        {
+            temp = store.NewTempPath();
+            try
+            {
+                using var output = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write);
+                long offset = 0;
+                var assemblyPartSize = PartSize(dir) ?? 0;
                 foreach (var part in parts)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    using var input = File.OpenHandle(Path.Combine(dir, PartName(part.PartNumber)), FileMode.Open, FileAccess.Read);
-                    size += await Task.Run(() => Append(input, output, size, part.Size), cancellationToken).ConfigureAwait(false);
+                    using var input = File.OpenHandle(Path.Combine(dir, part.Placed ? AssemblyFile : PartName(part.PartNumber)), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                    var from = part.Placed ? (part.PartNumber - 1) * assemblyPartSize : 0;
+                    var at = offset;
+                    await Task.Run(() => Copy(input, from, output, at, part.Size), cancellationToken).ConfigureAwait(false);
+                    offset += part.Size;
                 }
             }
-
-            var md5s = new byte[parts.Count * 16];
-            for (var i = 0; i < parts.Count; i++)
+            catch
             {
-                Convert.FromHexString(parts[i].ETag).CopyTo(md5s, i * 16);
+                File.Delete(temp);
+                throw;
             }
+        }
 
-            var etag = $"{Convert.ToHexStringLower(MD5.HashData(md5s))}-{parts.Count}";
-            store.Commit(temp, location, upload.Metadata with { ETag = etag, PartsCount = parts.Count });
-            Directory.Delete(dir, recursive: true);
-            return (etag, size);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+        store.Commit(temp, location, upload.Metadata with { ETag = etag, PartsCount = parts.Count });
+        Directory.Delete(dir, recursive: true);
+        return (etag, size);
     }
 
-    // The part's bytes appended at `offset` in the kernel; a plain copy where copy_file_range cannot be used.
-    private static unsafe long Append(SafeFileHandle input, SafeFileHandle output, long offset, long length)
+    // `length` bytes from `from` in `input` to `offset` in `output`, in the kernel; a plain copy where copy_file_range cannot be used.
+    private static unsafe long Copy(SafeFileHandle input, long from, SafeFileHandle output, long offset, long length)
     {
-        long inOffset = 0, outOffset = offset;
+        long inOffset = from, outOffset = offset, end = from + length;
         var inFd = (int)input.DangerousGetHandle();
         var outFd = (int)output.DangerousGetHandle();
-        while (inOffset < length)
+        while (inOffset < end)
         {
-            var n = Libc.CopyFileRange(inFd, &inOffset, outFd, &outOffset, (nuint)Math.Min(length - inOffset, 1L << 30), 0);
+            var n = Libc.CopyFileRange(inFd, &inOffset, outFd, &outOffset, (nuint)Math.Min(end - inOffset, 1L << 30), 0);
             if (n > 0)
             {
                 continue;
@@ -260,7 +411,7 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
 
             if (n == 0)
             {
-                throw new ObjectStoreException($"A part of the upload ended after {inOffset} of its {length} bytes.");
+                throw new ObjectStoreException($"A part of the upload ended after {inOffset - from} of its {length} bytes.");
             }
 
             var errno = Libc.LastError;
@@ -272,12 +423,12 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
             if (errno is Libc.EXDEV or Libc.ENOSYS or Libc.EINVAL or Libc.EOPNOTSUPP)
             {
                 var buffer = new byte[1 << 20];
-                while (inOffset < length)
+                while (inOffset < end)
                 {
-                    var read = RandomAccess.Read(input, buffer, inOffset);
+                    var read = RandomAccess.Read(input, buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - inOffset)), inOffset);
                     if (read == 0)
                     {
-                        throw new ObjectStoreException($"A part of the upload ended after {inOffset} of its {length} bytes.");
+                        throw new ObjectStoreException($"A part of the upload ended after {inOffset - from} of its {length} bytes.");
                     }
 
                     RandomAccess.Write(output, buffer.AsSpan(0, read), outOffset);

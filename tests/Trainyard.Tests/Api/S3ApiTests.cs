@@ -387,6 +387,50 @@ public sealed class S3ApiTests
         Assert.Equal("NoSuchUpload", error!.Element("Code")!.Value);
     }
 
+    /// <summary>
+    /// Parts of one size are written where the object has them; parts of other sizes, lists that skip a part,
+    /// and parts uploaded again must still assemble to exactly the bytes listed.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 6, 6, 6, 1 }, new[] { 1, 2, 3, 4 }, new int[0])]
+    [InlineData(new[] { 6, 5, 6, 1 }, new[] { 1, 2, 3, 4 }, new int[0])]
+    [InlineData(new[] { 6, 6, 6, 1 }, new[] { 1, 3, 4 }, new int[0])]
+    [InlineData(new[] { 6, 6, 6 }, new[] { 1, 2 }, new[] { 2 })]
+    [InlineData(new[] { 1, 6, 6 }, new[] { 2, 3 }, new[] { 3, 1 })]
+    public async Task Multipart_AnyPartSizesAndLists_AssembleExactlyTheListedBytes(int[] mebibytes, int[] chosen, int[] uploadedAgain)
+    {
+        await using var server = await TestServer.StartAsync();
+        using var http = Http(server);
+        await SendAsync(http, new HttpRequestMessage(HttpMethod.Put, "/asm"));
+        using var created = await http.PostAsync("/asm/obj?uploads", null);
+        var uploadId = XElement.Parse(await created.Content.ReadAsStringAsync()).Elements().First(e => e.Name.LocalName == "UploadId").Value;
+        var data = new Dictionary<int, byte[]>();
+        var etags = new Dictionary<int, string>();
+        async Task UploadAsync(int number, int size)
+        {
+            data[number] = RandomNumberGenerator.GetBytes(size == 1 ? 1000 : size << 20);
+            using var response = await http.SendAsync(Put($"/asm/obj?partNumber={number}&uploadId={uploadId}", data[number]));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            etags[number] = response.Headers.ETag!.Tag;
+            Assert.Equal("\"" + Convert.ToHexStringLower(MD5.HashData(data[number])) + "\"", etags[number]);
+        }
+
+        await Task.WhenAll(mebibytes.Select((size, i) => UploadAsync(i + 1, size)));
+        foreach (var number in uploadedAgain)
+        {
+            await UploadAsync(number, mebibytes[number - 1]);
+        }
+
+        var xml = "<CompleteMultipartUpload>" + string.Concat(chosen.Select(n => $"<Part><PartNumber>{n}</PartNumber><ETag>{etags[n]}</ETag></Part>")) + "</CompleteMultipartUpload>";
+        var (status, error) = await SendAsync(http, new HttpRequestMessage(HttpMethod.Post, $"/asm/obj?uploadId={uploadId}") { Content = new StringContent(xml) });
+        Assert.True(status == HttpStatusCode.OK, error?.ToString());
+        using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/asm/obj"));
+        Assert.Equal(chosen.SelectMany(n => data[n]).ToArray(), await File.ReadAllBytesAsync(Path.Combine(server.Objects, "asm", "obj")));
+        var md5s = chosen.SelectMany(n => MD5.HashData(data[n])).ToArray();
+        Assert.Equal($"\"{Convert.ToHexStringLower(MD5.HashData(md5s))}-{chosen.Length}\"", head.Headers.ETag!.Tag);
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(server.Objects, ".trainyard-tmp", "uploads")));
+    }
+
     [Fact]
     public async Task Errors_AreS3s_HeadHasNoBody_RangesAndConditionals()
     {

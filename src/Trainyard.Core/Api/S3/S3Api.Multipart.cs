@@ -53,11 +53,10 @@ public sealed partial class S3Api
             throw new S3Exception("NotImplemented", 501, "UploadPartCopy is not implemented by Trainyard's embedded store: copy the object with CopyObject (up to 5 GiB).");
         }
 
-        var temp = _uploads!.NewPartTempPath(upload);
-        try
+        using var target = _uploads!.BeginPart(upload, partNumber, S3Payload.AnnouncedLength(context.Request));
         {
-            var payload = await S3Payload.ReceiveAsync(context.Request, temp, context.RequestAborted).ConfigureAwait(false);
-            _uploads.CommitPart(upload, partNumber, temp, payload.Md5Hex);
+            var payload = await S3Payload.ReceiveAsync(context.Request, target.Handle, target.Offset, context.RequestAborted).ConfigureAwait(false);
+            _uploads.CommitPart(upload, partNumber, target, payload.Md5Hex, payload.Size);
             context.Response.Headers.ETag = Quote(payload.Md5Hex);
             if (payload.ChecksumAlgorithm is { } algorithm)
             {
@@ -67,10 +66,6 @@ public sealed partial class S3Api
             EchoEncryption(context);
             context.Response.StatusCode = 200;
             context.Response.ContentLength = 0;
-        }
-        finally
-        {
-            File.Delete(temp);
         }
     }
 

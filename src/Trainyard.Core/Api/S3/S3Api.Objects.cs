@@ -65,7 +65,12 @@ public sealed partial class S3Api
         var temp = _store.NewTempPath();
         try
         {
-            var payload = await S3Payload.ReceiveAsync(context.Request, temp, context.RequestAborted).ConfigureAwait(false);
+            ReceivedPayload payload;
+            using (var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                payload = await S3Payload.ReceiveAsync(context.Request, file, 0, context.RequestAborted).ConfigureAwait(false);
+            }
+
             _store.Commit(temp, location, metadata with { ETag = payload.Md5Hex, ChecksumAlgorithm = payload.ChecksumAlgorithm, Checksum = payload.Checksum });
             var response = context.Response;
             response.Headers.ETag = Quote(payload.Md5Hex);
