@@ -14,6 +14,7 @@ namespace Trainyard.Api;
 public sealed class TrainyardServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private Persistence.HomeLock? _homeLock;
 
     private TrainyardServer(WebApplication app, TrainingJobService jobs, JobStore store)
     {
@@ -33,11 +34,32 @@ public sealed class TrainyardServer : IAsyncDisposable
 
     /// <summary>
     /// Builds and starts a server. <paramref name="objectStore"/> overrides the store the options name
-    /// (the S3 adapter passes itself in); <paramref name="port"/> 0 picks a free port.
+    /// (the S3 adapter passes itself in); <paramref name="port"/> 0 picks a free port. The home is taken
+    /// first, for <paramref name="owner"/> (<c>serve</c>, <c>run</c>), and held until the server is disposed.
     /// </summary>
+    /// <exception cref="Persistence.HomeLockedException">Another process holds the home.</exception>
     public static async Task<TrainyardServer> StartAsync(TrainyardOptions options, string bindAddress = "127.0.0.1", int port = 0,
         IObjectStore? objectStore = null, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default,
-        IReadOnlyDictionary<string, Func<IServiceProvider, IExecutor>>? executors = null)
+        IReadOnlyDictionary<string, Func<IServiceProvider, IExecutor>>? executors = null, string owner = "serve")
+    {
+        var homeLock = Persistence.HomeLock.Acquire(options.Home, owner);
+        try
+        {
+            var server = await StartLockedAsync(options, bindAddress, port, objectStore, loggers, cancellationToken, executors).ConfigureAwait(false);
+            server._homeLock = homeLock;
+            homeLock.Publish(server.Address);
+            return server;
+        }
+        catch
+        {
+            homeLock.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<TrainyardServer> StartLockedAsync(TrainyardOptions options, string bindAddress, int port,
+        IObjectStore? objectStore, ILoggerFactory? loggers, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, Func<IServiceProvider, IExecutor>>? executors)
     {
         Directory.CreateDirectory(options.Home);
         // The host's defaults would watch the current directory's whole tree for appsettings changes (one
@@ -133,5 +155,6 @@ public sealed class TrainyardServer : IAsyncDisposable
         await Jobs.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         Store.Database.Dispose();
+        _homeLock?.Dispose();
     }
 }

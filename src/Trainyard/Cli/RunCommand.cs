@@ -27,18 +27,71 @@ internal static class RunCommand
         {
             var options = CommonOptions.Build(result);
             var job = JobFile.Load(result.GetValue(file)!, result.GetValue(name), exactName: false);
-            return result.GetValue(endpoint) is { } url
-                ? await RunRemoteAsync(new Uri(url), options, job.ToJsonString()).ConfigureAwait(false)
-                : await RunEmbeddedAsync(options, job.ToJsonString(), CommonOptions.Executors(result)).ConfigureAwait(false);
+            if (result.GetValue(endpoint) is { } url)
+            {
+                return await RunRemoteAsync(new Uri(url), options, job.ToJsonString()).ConfigureAwait(false);
+            }
+
+            while (true)
+            {
+                try
+                {
+                    return await RunEmbeddedAsync(options, job.ToJsonString(), CommonOptions.Executors(result)).ConfigureAwait(false);
+                }
+                catch (Trainyard.Persistence.HomeLockedException e)
+                {
+                    if (await ServerHoldingAsync(e, options.Home).ConfigureAwait(false) is { } server)
+                    {
+                        Console.Error.WriteLine($"The home {options.Home} is served by {e.Holder}: submitting the job to it.");
+                        return await RunRemoteAsync(server, options, job.ToJsonString()).ConfigureAwait(false);
+                    }
+
+                    Console.Error.WriteLine($"{e.Message.TrimEnd('.')}: waiting for it to finish (or give this run another --home).");
+                    await WaitForHomeAsync(options.Home).ConfigureAwait(false);
+                }
+            }
         });
         return command;
+    }
+
+    /// <summary>
+    /// The endpoint of the <c>serve</c> that holds the home, once it has said where it listens (a server
+    /// that has just taken the home says so within moments); null when a <c>run</c> holds it.
+    /// </summary>
+    private static async Task<Uri?> ServerHoldingAsync(Trainyard.Persistence.HomeLockedException e, string home)
+    {
+        var holder = e.Holder;
+        for (var i = 0; i < 300 && (holder is null || (holder.Owner == "serve" && holder.Endpoint is null)); i++)
+        {
+            await Task.Delay(100).ConfigureAwait(false);
+            holder = Trainyard.Persistence.HomeLock.ReadHolder(home);
+        }
+
+        return holder is { Owner: "serve", Endpoint: { } endpoint } ? new Uri(endpoint) : null;
+    }
+
+    // Until the home's lock is free: try to take it now and then, and let it go at once.
+    private static async Task WaitForHomeAsync(string home)
+    {
+        while (true)
+        {
+            try
+            {
+                Trainyard.Persistence.HomeLock.Acquire(home, "run").Dispose();
+                return;
+            }
+            catch (Trainyard.Persistence.HomeLockedException)
+            {
+                await Task.Delay(500).ConfigureAwait(false);
+            }
+        }
     }
 
     private static async Task<int> RunEmbeddedAsync(TrainyardOptions options, string requestJson,
         IReadOnlyDictionary<string, Func<IServiceProvider, Trainyard.Executors.IExecutor>> executors)
     {
         var console = Terminal.Console;
-        await using var server = await TrainyardServer.StartAsync(options, objectStore: CommonOptions.Store(options), executors: executors).ConfigureAwait(false);
+        await using var server = await TrainyardServer.StartAsync(options, objectStore: CommonOptions.Store(options), executors: executors, owner: "run").ConfigureAwait(false);
         var jobName = System.Text.Json.Nodes.JsonNode.Parse(requestJson)!["TrainingJobName"]!.GetValue<string>();
         var done = new TaskCompletionSource<JobRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
         var printLock = new Lock();

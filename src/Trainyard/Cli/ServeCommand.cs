@@ -19,6 +19,10 @@ internal static class ServeCommand
             {
                 started = await TrainyardServer.StartAsync(options, result.GetValue(bind)!, result.GetValue(port), objectStore: CommonOptions.Store(options), cancellationToken: cancellationToken, executors: CommonOptions.Executors(result)).ConfigureAwait(false);
             }
+            catch (Trainyard.Persistence.HomeLockedException e)
+            {
+                throw new CliException($"{e.Message.TrimEnd('.')}: one server per home. Stop it first, or give this one another --home.");
+            }
             catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException || e.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
             {
                 throw new CliException($"cannot listen on {result.GetValue(bind)}:{result.GetValue(port)}: {e.Message.TrimEnd('.')}. Is another server running there? Choose another --port.");
