@@ -6,4 +6,5 @@ namespace Trainyard.Hosts;
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true, WriteIndented = false)]
 [JsonSerializable(typeof(List<HostPlan>))]
 [JsonSerializable(typeof(HostEvent))]
+[JsonSerializable(typeof(FollowerCursor))]
 public sealed partial class HostsJsonContext : JsonSerializerContext;

@@ -14,6 +14,14 @@ public interface IHostEvents
     {
     }
 
+    /// <summary>
+    /// Makes what the events so far produced durable (the metric series): a follower calls it before it
+    /// records how far it has read, so that a restart neither replays nor loses what was consumed.
+    /// </summary>
+    void Flush()
+    {
+    }
+
     /// <summary>The executor placed the job's hosts; <paramref name="state"/> finds them again after a restart (a Slurm job id).</summary>
     void OnPlaced(string state)
     {

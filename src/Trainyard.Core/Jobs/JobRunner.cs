@@ -445,6 +445,14 @@ public sealed partial class JobRunner : IHostEvents
 
     void IHostEvents.OnLog(string host, string line) => OnLog(host, line);
 
+    void IHostEvents.Flush()
+    {
+        lock (_gate)
+        {
+            _metricSeries?.Flush();
+        }
+    }
+
     void IHostEvents.OnPlaced(string state) =>
         _store.Update(Job.Name, j => j with { ExecutorName = _executor.Name, ExecutorState = state });
 

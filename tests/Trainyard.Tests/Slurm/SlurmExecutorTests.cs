@@ -154,7 +154,7 @@ public sealed class SlurmExecutorTests
         using var home = new TempDirectory("slurm-restart");
         using var dir = new TempDirectory();
         // The algorithm waits until the test releases it (a file in its /opt/ml), after the server has been replaced.
-        var image = TestJobs.Algorithm(dir, "#!/bin/sh\nwhile [ ! -e /opt/ml/release ]; do sleep 0.1; done\necho finished > /opt/ml/model/$SM_CURRENT_HOST.txt\necho 'loss=0.5'\n");
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\nfor i in 1 2 3; do echo \"loss=1.$i\"; done\nwhile [ ! -e /opt/ml/release ]; do sleep 0.1; done\necho finished > /opt/ml/model/$SM_CURRENT_HOST.txt\necho 'loss=0.5'\n");
         var name = TestJobs.UniqueName("slurm-restart");
         var request = TestJobs.Request(name, image, instances: 2);
         request["AlgorithmSpecification"]!["MetricDefinitions"] = new JsonArray(new JsonObject { ["Name"] = "loss", ["Regex"] = "loss=([0-9.]+)" });
@@ -167,6 +167,19 @@ public sealed class SlurmExecutorTests
             await AwsCli.JsonAsync(endpoint, "sagemaker", "create-training-job", "--cli-input-json", request.ToJsonString());
             await Poll.UntilAsync(() => AwsCli.JsonAsync(endpoint, "sagemaker", "describe-training-job", "--training-job-name", name).Result["SecondaryStatus"]!.GetValue<string>() == "Training",
                 TimeSpan.FromSeconds(60), "the job to train");
+            // The first three points of both hosts are consumed (and made durable) before the server dies.
+            using var http = new HttpClient();
+            async Task<int> PointsAsync()
+            {
+                using var content = new StringContent(new JsonObject { ["TrainingJobName"] = name }.ToJsonString(), System.Text.Encoding.UTF8, "application/x-amz-json-1.1");
+                content.Headers.Add("X-Amz-Target", "Trainyard.GetTrainingJobMetrics");
+                using var response = await http.PostAsync(endpoint, content);
+                return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["Metrics"]?.AsArray().Count ?? 0;
+            }
+
+            bool Consumed(string host) => File.Exists(Path.Combine(home.Path, "jobs", name, "hosts", host + ".follower.json"))
+                && JsonNode.Parse(File.ReadAllText(Path.Combine(home.Path, "jobs", name, "hosts", host + ".follower.json")))!["LogOffset"]!.GetValue<long>() > 0;
+            await Poll.UntilAsync(() => PointsAsync().Result == 6 && Consumed("algo-1") && Consumed("algo-2"), TimeSpan.FromSeconds(60), "the first metric points to be consumed");
             serve.Kill(); // the server dies; the Slurm job does not
             await serve.WaitForExitAsync();
         }
@@ -181,6 +194,17 @@ public sealed class SlurmExecutorTests
         var job = await restarted.WaitForEndAsync(name, TimeSpan.FromSeconds(60));
         Assert.True(job["TrainingJobStatus"]!.GetValue<string>() == "Completed", job.ToJsonString());
         Assert.Equal(0.5, job["FinalMetricDataList"]![0]!["Value"]!.GetValue<double>());
+
+        // Followed to the end exactly once: no phase is replayed, every point is in the series once.
+        var transitions = job["SecondaryStatusTransitions"]!.AsArray().Select(t => t!["Status"]!.GetValue<string>()).ToList();
+        Assert.Equal(["Starting", "Downloading", "Training", "Uploading", "Completed"], transitions);
+        var (_, series) = await restarted.CallAsync("x", new JsonObject { ["TrainingJobName"] = name }.ToJsonString(), target: "Trainyard.GetTrainingJobMetrics");
+        var points = series!["Metrics"]!.AsArray();
+        Assert.Equal(8, points.Count);
+        foreach (var host in new[] { "algo-1", "algo-2" })
+        {
+            Assert.Equal([1.1, 1.2, 1.3, 0.5], points.Where(p => p!["Host"]?.GetValue<string>() == host).Select(p => p!["Value"]!.GetValue<double>()));
+        }
         var model = TarGz.Entries(Path.Combine(restarted.Objects, "out", "models", name, "output", "model.tar.gz"));
         Assert.Equal("finished\n", model["algo-2.txt"]);
     }
