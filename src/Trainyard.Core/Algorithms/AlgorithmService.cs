@@ -12,9 +12,35 @@ namespace Trainyard.Algorithms;
 /// TrainingJobDefinition is checked against the algorithm's TrainingSpecification, then run as a real
 /// training job with the algorithm's image; the profile passes when that job Completes.
 /// </summary>
-public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobService jobs, ILogger<AlgorithmService> logger)
+public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobService jobs, ILogger<AlgorithmService> logger) : IDisposable
 {
+    private readonly CancellationTokenSource _shutdown = new();
+
     public AlgorithmStore Store => store;
+
+    /// <summary>
+    /// Takes up the validations a stopped server left Pending or InProgress: each profile whose job was
+    /// created is followed to that job's end (which the job engine settles on its own restart), the others
+    /// are started, so that no algorithm stays InProgress (and undeletable) for ever.
+    /// </summary>
+    public void ResumeValidations()
+    {
+        foreach (var algorithm in store.All.ToList().Where(a => a.Status is AlgorithmStatus.Pending or AlgorithmStatus.InProgress))
+        {
+            Validate(algorithm);
+        }
+    }
+
+    public void Dispose()
+    {
+        _shutdown.Cancel();
+        _shutdown.Dispose();
+    }
+
+    // Validation runs supervised: an unexpected error resumes it from the store after a back-off, and a
+    // resumed validation never starts a second job for a profile that has one.
+    private void Validate(AlgorithmRecord record) =>
+        _ = Supervision.Supervisor.Run($"The validation of algorithm {record.Name}", ct => ValidateAsync(record.Name, ct), logger, _shutdown.Token);
 
     public string ArnOf(string name) => $"arn:aws:sagemaker:{jobs.Options.Region}:{jobs.Options.AccountId}:algorithm/{name.ToLowerInvariant()}";
 
@@ -49,7 +75,7 @@ public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobSe
 
         if (profiles.Count > 0)
         {
-            _ = Task.Run(() => ValidateAsync(record), CancellationToken.None);
+            Validate(record);
         }
 
         return record;
@@ -72,12 +98,16 @@ public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobSe
     }
 
     /// <summary>Runs the profiles concurrently (capacity permitting) and settles the algorithm's status.</summary>
-    private async Task ValidateAsync(AlgorithmRecord record)
+    private async Task ValidateAsync(string name, CancellationToken cancellationToken)
     {
-        store.Update(record.Name, a => a with { Status = AlgorithmStatus.InProgress });
+        if (store.Update(name, a => a with { Status = AlgorithmStatus.InProgress }) is not { } record)
+        {
+            return;
+        }
+
         var spec = record.Definition.TrainingSpecification;
         var profiles = record.Definition.ValidationSpecification!.ValidationProfiles;
-        var results = await Task.WhenAll(profiles.Select(p => ValidateProfileAsync(record, spec, p))).ConfigureAwait(false);
+        var results = await Task.WhenAll(profiles.Select(p => ValidateProfileAsync(record, spec, p, cancellationToken))).ConfigureAwait(false);
         store.Update(record.Name, a => a with
         {
             Status = results.All(r => r.Status == DetailedAlgorithmStatus.Completed) ? AlgorithmStatus.Completed : AlgorithmStatus.Failed,
@@ -85,13 +115,25 @@ public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobSe
         LogValidated(logger, record.Name, results.Count(r => r.Status == DetailedAlgorithmStatus.Completed), results.Length);
     }
 
-    private async Task<ProfileValidation> ValidateProfileAsync(AlgorithmRecord record, TrainingSpecification spec, AlgorithmValidationProfile profile)
+    private async Task<ProfileValidation> ValidateProfileAsync(AlgorithmRecord record, TrainingSpecification spec, AlgorithmValidationProfile profile, CancellationToken cancellationToken)
     {
         ProfileValidation SetStatus(DetailedAlgorithmStatus status, string? reason = null, string? jobName = null)
         {
             var item = new ProfileValidation { Name = profile.ProfileName, Status = status, FailureReason = reason, JobName = jobName };
             store.Update(record.Name, a => a with { Validations = a.Validations.Select(s => s.Name == profile.ProfileName ? item with { JobName = jobName ?? s.JobName } : s).ToImmutableList() });
             return item;
+        }
+
+        // Resumed: a settled profile stays settled, and one whose job exists follows that job.
+        var earlier = store.Get(record.Name)?.Validations.FirstOrDefault(v => v.Name == profile.ProfileName);
+        if (earlier is { Status: DetailedAlgorithmStatus.Completed or DetailedAlgorithmStatus.Failed })
+        {
+            return earlier;
+        }
+
+        if (earlier is { Status: DetailedAlgorithmStatus.InProgress, JobName: { } started })
+        {
+            return await FollowAsync(started, SetStatus, cancellationToken).ConfigureAwait(false);
         }
 
         var definition = profile.TrainingJobDefinition;
@@ -124,20 +166,32 @@ public sealed partial class AlgorithmService(AlgorithmStore store, TrainingJobSe
         SetStatus(DetailedAlgorithmStatus.InProgress, jobName: name);
         try
         {
-            await jobs.CreateAsync(request, CancellationToken.None).ConfigureAwait(false);
-            while (jobs.Store.Get(name) is not { IsTerminal: true })
-            {
-                await Task.Delay(100).ConfigureAwait(false);
-            }
-
-            var job = jobs.Store.Get(name)!;
-            return job.Status == TrainingJobStatus.Completed
-                ? SetStatus(DetailedAlgorithmStatus.Completed)
-                : SetStatus(DetailedAlgorithmStatus.Failed, $"Validation training job {name} ended {job.Status}: {job.FailureReason}");
+            await jobs.CreateAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (ApiException e)
         {
             return SetStatus(DetailedAlgorithmStatus.Failed, $"The validation training job could not be created: {e.ErrorType}: {e.Message}");
+        }
+
+        return await FollowAsync(name, SetStatus, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Until the profile's job ends; its end settles the profile.
+    private async Task<ProfileValidation> FollowAsync(string jobName, Func<DetailedAlgorithmStatus, string?, string?, ProfileValidation> setStatus, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            switch (jobs.Store.Get(jobName))
+            {
+                case null:
+                    return setStatus(DetailedAlgorithmStatus.Failed, $"Validation training job {jobName} no longer exists.", null);
+                case { IsTerminal: true } job:
+                    return job.Status == TrainingJobStatus.Completed
+                        ? setStatus(DetailedAlgorithmStatus.Completed, null, null)
+                        : setStatus(DetailedAlgorithmStatus.Failed, $"Validation training job {jobName} ended {job.Status}: {job.FailureReason}", null);
+            }
+
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -134,6 +134,7 @@ public sealed class TrainyardServer : IAsyncDisposable
         var store = app.Services.GetRequiredService<JobStore>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var server = new TrainyardServer(app, jobs, store) { Algorithms = app.Services.GetRequiredService<Algorithms.AlgorithmService>() };
+        server.Algorithms.ResumeValidations();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(address);
         if (objectStore is null)

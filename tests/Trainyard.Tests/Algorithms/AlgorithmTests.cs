@@ -243,4 +243,46 @@ public sealed class AlgorithmTests
         Assert.Contains("done", server.LogOf(name), StringComparison.Ordinal);
         Assert.Equal(3, job["FinalMetricDataList"]!.AsArray().Single(m => m!["MetricName"]!.GetValue<string>() == "value")!["Value"]!.GetValue<double>());
     }
+
+    /// <summary>
+    /// A server killed while an algorithm is validated: the restarted server takes the validation up again and
+    /// follows the profile's job (which the restart settles), so the algorithm ends — here Failed, naming the
+    /// job, whose host died with the server — instead of staying InProgress and undeletable for ever.
+    /// </summary>
+    [Fact]
+    public async Task ServerKilledDuringValidation_TheRestartedServerSettlesTheAlgorithm()
+    {
+        using var home = new TempDirectory("home");
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\nwhile :; do sleep 0.1; done\n");
+        var objects = Path.Combine(home.Path, "objects", "data", "train");
+        Directory.CreateDirectory(objects);
+        File.WriteAllText(Path.Combine(objects, "a.csv"), "1,2\n");
+        var port = ServeProcess.FreePort();
+        var endpoint = new Uri($"http://127.0.0.1:{port}");
+        string job;
+        using (var serve = ServeProcess.Start(home.Path, port))
+        {
+            await Poll.UntilAsync(() => ServeProcess.CanConnect(port), TimeSpan.FromSeconds(30), "trainyard serve to listen");
+            await AwsCli.JsonAsync(endpoint, "sagemaker", "create-algorithm", "--cli-input-json", Algorithm("resumed", image).ToJsonString());
+            await Poll.UntilAsync(() => AwsCli.JsonAsync(endpoint, "sagemaker", "list-training-jobs").Result["TrainingJobSummaries"]!.AsArray().Count == 1,
+                TimeSpan.FromSeconds(60), "the validation job to be created");
+            job = (await AwsCli.JsonAsync(endpoint, "sagemaker", "list-training-jobs"))["TrainingJobSummaries"]![0]!["TrainingJobName"]!.GetValue<string>();
+            await Poll.UntilAsync(() => AwsCli.JsonAsync(endpoint, "sagemaker", "describe-training-job", "--training-job-name", job).Result["SecondaryStatus"]!.GetValue<string>() == "Training",
+                TimeSpan.FromSeconds(60), "the validation job to train");
+            var described = await AwsCli.JsonAsync(endpoint, "sagemaker", "describe-algorithm", "--algorithm-name", "resumed");
+            Assert.Equal("InProgress", described["AlgorithmStatus"]!.GetValue<string>());
+            serve.Kill(entireProcessTree: true);
+            await serve.WaitForExitAsync();
+        }
+
+        await using var restarted = await TestServer.StartAsync(home: home);
+        var settled = await WaitForAlgorithmAsync(restarted, "resumed");
+        Assert.Equal("Failed", settled["AlgorithmStatus"]!.GetValue<string>());
+        var reason = settled["AlgorithmStatusDetails"]!["ValidationStatuses"]![0]!["FailureReason"]!.GetValue<string>();
+        Assert.Contains(job, reason, StringComparison.Ordinal);
+        Assert.Single((await restarted.CallAsync("ListTrainingJobs", new JsonObject())).Body!["TrainingJobSummaries"]!.AsArray());
+        var (status, _) = await restarted.CallAsync("DeleteAlgorithm", new JsonObject { ["AlgorithmName"] = "resumed" });
+        Assert.Equal(200, status);
+    }
 }
