@@ -34,6 +34,17 @@ public sealed record TrainyardOptions
     /// <summary>Run hosts in bubblewrap when it is installed.</summary>
     public bool Sandbox { get; init; } = true;
 
+    /// <summary>
+    /// AWS shared-credentials files whose profiles may call the server (<c>serve --credentials-file</c>); with
+    /// none, requests are not authenticated.
+    /// </summary>
+    public IReadOnlyList<string> CredentialsFiles { get; init; } = [];
+
+    /// <summary>A PEM certificate (and <see cref="TlsKey"/>, its PEM private key) to serve HTTPS with; null serves HTTP.</summary>
+    public string? TlsCertificate { get; init; }
+
+    public string? TlsKey { get; init; }
+
     /// <summary>Keep the hosts' input data after a job ends (it is deleted by default).</summary>
     public bool KeepInputData { get; init; }
 

@@ -62,6 +62,7 @@ public sealed class TrainyardServer : IAsyncDisposable
         IReadOnlyDictionary<string, Func<IServiceProvider, IExecutor>>? executors)
     {
         Directory.CreateDirectory(options.Home);
+        var hostIdentity = Auth.HostIdentity.Of(options.Home);
         // The host's defaults would watch the current directory's whole tree for appsettings changes (one
         // inotify watch per directory, and an event per write: a job home under it sent every 256 KiB a 1 GiB
         // download wrote to a watcher thread). Trainyard has no appsettings: its content root is its own
@@ -89,7 +90,16 @@ public sealed class TrainyardServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = 64L << 20;
             k.AddServerHeader = false;
         });
-        builder.WebHost.UseUrls($"http://{bindAddress}:{port}");
+        if (options.TlsCertificate is { } certificate)
+        {
+            var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificate, options.TlsKey);
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = pem));
+            builder.WebHost.UseUrls($"https://{bindAddress}:{port}");
+        }
+        else
+        {
+            builder.WebHost.UseUrls($"http://{bindAddress}:{port}");
+        }
         var database = new Persistence.TrainyardDatabase(options.DatabasePath);
         var local = new LocalObjectStore(options.ObjectStoreDirectory);
         IObjectStore objects = objectStore is null ? local : new RoutingObjectStore(objectStore, local);
@@ -126,6 +136,14 @@ public sealed class TrainyardServer : IAsyncDisposable
         builder.Services.AddSingleton<Sts.StsApi>();
         builder.Services.AddSingleton<Query.QueryApi>();
         builder.Services.AddSingleton<S3.S3Api>();
+        Auth.CredentialFiles? credentials = null;
+        if (options.CredentialsFiles.Count > 0)
+        {
+            credentials = new Auth.CredentialFiles(options.CredentialsFiles);
+            credentials.Add(hostIdentity.AccessKeyId, hostIdentity.Secret);
+            builder.Services.AddSingleton(new Auth.SigV4Verifier(credentials, TimeProvider.System));
+        }
+
         builder.Services.AddSingleton<AwsEndpoint>();
         var app = builder.Build();
         var endpoint = app.Services.GetRequiredService<AwsEndpoint>();
@@ -142,7 +160,7 @@ public sealed class TrainyardServer : IAsyncDisposable
             // Hosts reach the embedded store's S3 API on the server's port: on loopback as bound, through the
             // machine's name when the server listens on every address (hosts on other Slurm nodes).
             var host = server.Address.Host is "0.0.0.0" or "[::]" or "::" ? System.Net.Dns.GetHostName() : server.Address.Host;
-            jobs.ServeStoreAt(new UriBuilder(server.Address) { Host = host }.Uri);
+            jobs.ServeStoreAt(new UriBuilder(server.Address) { Host = host }.Uri, options.CredentialsFiles.Count > 0 ? hostIdentity : null);
         }
         return server;
     }

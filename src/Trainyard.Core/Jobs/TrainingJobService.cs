@@ -60,13 +60,19 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     /// server has none to give (the embedded store does not check signatures), unless the server's own
     /// host environment already names them.
     /// </summary>
-    public void ServeStoreAt(Uri endpoint)
+    public void ServeStoreAt(Uri endpoint, Api.Auth.HostIdentity? identity = null)
     {
         var url = endpoint.ToString().TrimEnd('/');
         var environment = new Dictionary<string, string>(Options.HostEnvironment, StringComparer.Ordinal);
         environment.TryAdd("AWS_ENDPOINT_URL_S3", url);
         environment.TryAdd("S3_ENDPOINT_URL", environment["AWS_ENDPOINT_URL_S3"]);
-        if (!environment.ContainsKey("AWS_ACCESS_KEY_ID"))
+        if (identity is not null)
+        {
+            // With credentials configured, hosts sign with the server's own host identity.
+            environment["AWS_ACCESS_KEY_ID"] = identity.AccessKeyId;
+            environment["AWS_SECRET_ACCESS_KEY"] = identity.Secret;
+        }
+        else if (!environment.ContainsKey("AWS_ACCESS_KEY_ID"))
         {
             environment["AWS_ACCESS_KEY_ID"] = "trainyard";
             environment["AWS_SECRET_ACCESS_KEY"] = "trainyard";

@@ -7,11 +7,16 @@ namespace Trainyard.Api.S3;
 /// Decodes an <c>aws-chunked</c> request body — what SDKs send with <c>x-amz-content-sha256</c> of
 /// <c>STREAMING-AWS4-HMAC-SHA256-PAYLOAD</c> (each chunk <c>&lt;hex size&gt;;chunk-signature=…\r\n&lt;data&gt;\r\n</c>),
 /// <c>…-PAYLOAD-TRAILER</c> or <c>STREAMING-UNSIGNED-PAYLOAD-TRAILER</c> (a zero-size chunk followed by trailing
-/// headers such as <c>x-amz-checksum-crc32:…</c> and a blank line) — into the object's bytes. Chunk
-/// signatures are parsed, not verified (signature verification comes with the server's credentials).
+/// headers such as <c>x-amz-checksum-crc32:…</c> and a blank line) — into the object's bytes. With a
+/// verified request signature (the server has credentials), every chunk's signature is checked as the
+/// chunk ends — each chains from the one before, the first from the request's — and so is the trailer's.
 /// </summary>
-internal sealed class AwsChunkedStream(Stream inner) : Stream
+internal sealed class AwsChunkedStream(Stream inner, Auth.VerifiedSignature? signer = null) : Stream
 {
+    private static readonly string EmptyHash = Auth.SigV4Verifier.Hex(System.Security.Cryptography.SHA256.HashData([]));
+    private readonly System.Security.Cryptography.IncrementalHash? _chunkHash = signer is null ? null : System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+    private string? _previousSignature = signer?.SeedSignature;
+    private string? _chunkSignature;
     private const int MaxLine = 8 * 1024;
     private readonly byte[] _buffer = new byte[64 * 1024];
     private int _position;
@@ -56,6 +61,11 @@ internal sealed class AwsChunkedStream(Stream inner) : Stream
             var header = await ReadLineAsync(cancellationToken).ConfigureAwait(false);
             var semicolon = header.IndexOf(';', StringComparison.Ordinal);
             var hex = semicolon < 0 ? header : header[..semicolon];
+            _chunkSignature = semicolon >= 0 && header[(semicolon + 1)..].StartsWith("chunk-signature=", StringComparison.Ordinal) ? header[(semicolon + 1 + "chunk-signature=".Length)..] : null;
+            if (signer is not null && _chunkSignature is null)
+            {
+                throw BadSignature("a chunk has no chunk-signature");
+            }
             if (!long.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var size) || size < 0)
             {
                 throw Malformed($"'{Shorten(header)}' is not a chunk header");
@@ -63,7 +73,9 @@ internal sealed class AwsChunkedStream(Stream inner) : Stream
 
             if (size == 0)
             {
+                VerifyChunk();
                 await ReadTrailersAsync(cancellationToken).ConfigureAwait(false);
+                VerifyTrailer();
                 _done = true;
                 return 0;
             }
@@ -89,14 +101,62 @@ internal sealed class AwsChunkedStream(Stream inner) : Stream
             }
         }
 
+        _chunkHash?.AppendData(destination.Span[..n]);
         _chunkRemaining -= n;
         if (_chunkRemaining == 0)
         {
             _inChunk = false;
+            VerifyChunk();
         }
 
         return n;
     }
+
+    private readonly List<string> _trailerLines = [];
+
+    // AWS4-HMAC-SHA256-PAYLOAD: the chunk's signature over the previous one and the chunk's bytes.
+    private void VerifyChunk()
+    {
+        if (signer is null)
+        {
+            return;
+        }
+
+        var data = Auth.SigV4Verifier.Hex(_chunkHash!.GetHashAndReset());
+        var expected = Sign($"AWS4-HMAC-SHA256-PAYLOAD\n{signer.RequestTime}\n{signer.Scope}\n{_previousSignature}\n{EmptyHash}\n{data}");
+        if (!Same(expected, _chunkSignature))
+        {
+            throw BadSignature("a chunk's signature does not match its bytes");
+        }
+
+        _previousSignature = expected;
+    }
+
+    // AWS4-HMAC-SHA256-TRAILER: the trailer's signature over the last chunk's and the trailing headers.
+    private void VerifyTrailer()
+    {
+        if (signer is null || !Trailers.TryGetValue("x-amz-trailer-signature", out var given))
+        {
+            return;
+        }
+
+        var text = string.Concat(_trailerLines.Select(l => l + "\n"));
+        var hash = Auth.SigV4Verifier.Hex(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+        var expected = Sign($"AWS4-HMAC-SHA256-TRAILER\n{signer.RequestTime}\n{signer.Scope}\n{_previousSignature}\n{hash}");
+        if (!Same(expected, given))
+        {
+            throw BadSignature("the trailer's signature does not match its headers");
+        }
+    }
+
+    private string Sign(string stringToSign) =>
+        Auth.SigV4Verifier.Hex(System.Security.Cryptography.HMACSHA256.HashData(signer!.SigningKey, Encoding.UTF8.GetBytes(stringToSign)));
+
+    private static bool Same(string expected, string? given) =>
+        given is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(given));
+
+    private static S3Exception BadSignature(string why) =>
+        new("SignatureDoesNotMatch", 403, $"The request signature we calculated does not match the signature you provided: {why}.");
 
     private async Task ReadTrailersAsync(CancellationToken cancellationToken)
     {
@@ -114,7 +174,12 @@ internal sealed class AwsChunkedStream(Stream inner) : Stream
                 throw Malformed($"the trailer '{Shorten(line)}' is not 'name:value'");
             }
 
-            Trailers[line[..colon].Trim()] = line[(colon + 1)..].Trim();
+            var name = line[..colon].Trim();
+            Trailers[name] = line[(colon + 1)..].Trim();
+            if (!name.Equals("x-amz-trailer-signature", StringComparison.OrdinalIgnoreCase))
+            {
+                _trailerLines.Add(name.ToLowerInvariant() + ":" + Trailers[name]);
+            }
         }
 
         throw Malformed("it has more than 64 trailing headers");

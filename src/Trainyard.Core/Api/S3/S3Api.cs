@@ -224,7 +224,7 @@ public sealed partial class S3Api
         return null;
     }
 
-    private static async Task WriteErrorAsync(HttpContext context, S3Exception e, string bucket, string key, string requestId)
+    internal static async Task WriteErrorAsync(HttpContext context, S3Exception e, string bucket, string key, string requestId)
     {
         var response = context.Response;
         response.Headers.Remove("ETag");

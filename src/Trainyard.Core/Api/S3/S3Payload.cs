@@ -112,7 +112,7 @@ public static class S3Payload
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         using var sha256 = contentSha256 is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var body = request.Body;
-        var chunked = streaming ? new AwsChunkedStream(body) : null;
+        var chunked = streaming ? new AwsChunkedStream(body, sha256Header.StartsWith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", StringComparison.Ordinal) ? request.HttpContext.Features.Get<Auth.VerifiedSignature>() : null) : null;
         var source = chunked ?? body;
         var buffer = ArrayPool<byte>.Shared.Rent(BufferBytes);
         long size = 0;
