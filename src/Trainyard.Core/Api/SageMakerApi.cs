@@ -86,7 +86,7 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
             case "CreateTrainingJob":
             {
                 var input = Parse(body, operation, TrainyardJsonContext.Default.CreateTrainingJobRequest);
-                var job = await jobs.CreateAsync(input, cancellationToken).ConfigureAwait(false);
+                var job = await jobs.CreateAsync(input, cancellationToken, response.HttpContext.Features.Get<Auth.VerifiedSignature>()?.AccessKeyId).ConfigureAwait(false);
                 await AwsJsonProtocol.WriteAsync(response, new CreateTrainingJobResponse(job.Arn), TrainyardJsonContext.Default.CreateTrainingJobResponse).ConfigureAwait(false);
                 break;
             }

@@ -51,6 +51,9 @@ public sealed record JobRecord : IStoredRecord
     /// <summary>Why the job is stopping: <c>Stopped</c> (StopTrainingJob) or <c>MaxRuntimeExceeded</c>.</summary>
     public SecondaryStatus? StopReason { get; init; }
 
+    /// <summary>The access key id whose signature created the job (when the server checks signatures); all jobs are one account's, as in SageMaker.</summary>
+    public string? CreatedBy { get; init; }
+
     /// <summary>The executor that placed the hosts, and what finds them again (a Slurm job id).</summary>
     public string? ExecutorName { get; init; }
 

@@ -84,7 +84,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
     public JobRunner? Runner(string name) => _running.TryGetValue(name, out var r) ? r.Runner : null;
 
     /// <summary>Accepts a job whose body already passed the service-model validation.</summary>
-    public async Task<JobRecord> CreateAsync(CreateTrainingJobRequest request, CancellationToken cancellationToken)
+    public async Task<JobRecord> CreateAsync(CreateTrainingJobRequest request, CancellationToken cancellationToken, string? createdBy = null)
     {
         var errors = new List<string>();
         var spec = request.AlgorithmSpecification;
@@ -247,6 +247,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             LastModifiedTime = now,
             Tags = [.. request.Tags ?? []],
             ImagePath = imagePath!,
+            CreatedBy = createdBy,
         }, now);
 
         if (!Store.TryCreate(job))

@@ -199,6 +199,7 @@ public sealed class AuthTests
         await Poll.UntilAsync(() => server.Server.Store.Get(name) is { IsTerminal: true }, TimeSpan.FromSeconds(60), "the job to end");
         var end = server.Server.Store.Get(name)!;
         Assert.True(end.Status == Trainyard.Jobs.TrainingJobStatus.Completed, end.FailureReason + server.LogOf(name));
+        Assert.Equal(Key, end.CreatedBy);
         Assert.Equal("FROM THE STORE", File.ReadAllText(Path.Combine(server.Objects, "work", "out", "y.txt")));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(server.Home, "host-credentials")));
     }

@@ -414,8 +414,8 @@ public sealed class S3ApiTests
         await SendAsync(http, new HttpRequestMessage(HttpMethod.Put, "/asm"));
         using var created = await http.PostAsync("/asm/obj?uploads", null);
         var uploadId = XElement.Parse(await created.Content.ReadAsStringAsync()).Elements().First(e => e.Name.LocalName == "UploadId").Value;
-        var data = new Dictionary<int, byte[]>();
-        var etags = new Dictionary<int, string>();
+        var data = new System.Collections.Concurrent.ConcurrentDictionary<int, byte[]>();
+        var etags = new System.Collections.Concurrent.ConcurrentDictionary<int, string>();
         async Task UploadAsync(int number, int size)
         {
             data[number] = RandomNumberGenerator.GetBytes(size == 1 ? 1000 : size << 20);
