@@ -84,7 +84,7 @@ internal static class PipeBench
         readers.Add(("python buffered readinto(1 MiB)", p => $"/usr/bin/python3 {readerScript} readinto {1 << 20} {p}"));
         if (await Succeeds("/usr/bin/python3 -c 'import numpy'").ConfigureAwait(false))
         {
-            readers.Add(("numpy fromfile(uint8, 64 MiB)", p => $"/usr/bin/python3 {readerScript} numpy {64 << 20} {p}"));
+            readers.Add(("numpy frombuffer(read(1 MiB))", p => $"/usr/bin/python3 {readerScript} numpy {1 << 20} {p}"));
         }
         else
         {
@@ -96,7 +96,7 @@ internal static class PipeBench
             await Measure($"{readerName} ← files in the page cache (ceiling)", plainBytes, runs,
                 () => Shell(string.Join(" && ", plain.Select(o => command(Quote(store.PathOf(o.Location))))))).ConfigureAwait(false);
             await Measure($"{readerName} ← cat files > fifo", plainBytes, runs,
-                () => Shell($"rm -f {fifo}; mkfifo {fifo}; {command(fifo)} & cat {plainFiles} > {fifo}; wait; rm -f {fifo}")).ConfigureAwait(false);
+                () => Shell($"rm -f {fifo}; mkfifo {fifo}; {command(fifo)} & reader=$!; cat {plainFiles} > {fifo}; wait $reader; status=$?; rm -f {fifo}; exit $status")).ConfigureAwait(false);
             await MeasurePipeChannel($"{readerName} ← Pipe mode, local store (epochs 0..{runs - 1})", store, plain, dataDir,
                 new PipeChannelOptions("plain", "None", "None", null, "S3Prefix", null), plainBytes, runs, command).ConfigureAwait(false);
         }
@@ -146,7 +146,7 @@ internal static class PipeBench
         await Measure($"{Name} ← .rec files in the page cache (ceiling)", recBytes, runs,
             () => Shell(string.Join(" && ", recFiles.Select(f => Reader(Quote(f.Path), f.Records))))).ConfigureAwait(false);
         await Measure($"{Name} ← cat .rec files > fifo", recBytes, runs,
-            () => Shell($"rm -f {fifo}; mkfifo {fifo}; {Reader(fifo, count)} & cat {catFiles} > {fifo}; wait; rm -f {fifo}")).ConfigureAwait(false);
+            () => Shell($"rm -f {fifo}; mkfifo {fifo}; {Reader(fifo, count)} & reader=$!; cat {catFiles} > {fifo}; wait $reader; status=$?; rm -f {fifo}; exit $status")).ConfigureAwait(false);
         await MeasurePipeChannel($"{Name} ← Pipe mode RecordIO, local store (epochs 0..{runs - 1})", store, objects, dataDir,
             new PipeChannelOptions("recordio", "None", "RecordIO", null, "S3Prefix", null), recBytes, runs, p => Reader(p, count)).ConfigureAwait(false);
         await MeasurePipeChannel($"dd bs=1M ← Pipe mode RecordIO, local store (epochs 0..{runs - 1})", store, objects, dataDir,
@@ -178,7 +178,7 @@ internal static class PipeBench
             new PipeChannelOptions("gzip", "Gzip", "None", null, "S3Prefix", null), rawBytes, runs).ConfigureAwait(false);
     }
 
-    // The readers algorithms use: unbuffered read(n) in a loop, a buffered file's readinto, NumPy's fromfile,
+    // The readers algorithms use: unbuffered read(n) in a loop, a buffered file's readinto, NumPy over read(n),
     // and a RecordIO record reader (n: the records expected) in the manner of the SageMaker SDK's
     // sagemaker.amazon.common.read_recordio, but honouring the continuation flag and checking every frame.
     private const string PythonReader = """
@@ -221,9 +221,11 @@ internal static class PipeBench
                 while f.readinto(buf):
                     pass
         else:
+            # numpy.fromfile cannot read a FIFO (it asks the file for its position: ESPIPE), so NumPy code on a
+            # Pipe channel wraps what a buffered file reads.
             import numpy
             with open(path, "rb") as f:
-                while numpy.fromfile(f, dtype=numpy.uint8, count=n).size:
+                while numpy.frombuffer(f.read(n), dtype=numpy.uint8).size:
                     pass
         """;
 
