@@ -12,7 +12,7 @@ namespace Trainyard.S3;
 /// bounds memory and makes a fast writer wait), and nothing is visible in S3 until
 /// <see cref="CompleteAsync"/>. A payload smaller than one part becomes a single PutObject.
 /// </summary>
-internal sealed class S3UploadStream : Stream
+internal sealed class S3UploadStream : BlockBufferingStream
 {
     private const int MaxParts = 10_000;
 
@@ -21,16 +21,11 @@ internal sealed class S3UploadStream : Stream
     private readonly S3ObjectStoreOptions _options;
     private readonly RetryPolicy _retry;
     private readonly SemaphoreSlim _requestSlots;
-    private readonly ArrayPool<byte> _pool;
     private readonly SemaphoreSlim _partsInFlight;
     private readonly CancellationTokenSource _abort;
     private readonly List<Task<PartETag>> _parts = [];
-    private byte[]? _buffer;
-    private int _filled;
     private int _partNumber;
-    private long _length;
     private string? _uploadId;
-    private bool _finished;
 
     // aws-chunked bodies (the SDK's default) are not understood by many S3-compatible servers, and
     // hashing every part for the signature costs a core; over TLS an unsigned payload is as safe.
@@ -38,13 +33,13 @@ internal sealed class S3UploadStream : Stream
 
     public S3UploadStream(
         IAmazonS3 client, S3Location location, S3ObjectStoreOptions options, RetryPolicy retry, SemaphoreSlim requestSlots, ArrayPool<byte> pool, CancellationToken cancellationToken)
+        : base(options.PartSize, pool)
     {
         _client = client;
         _location = location;
         _options = options;
         _retry = retry;
         _requestSlots = requestSlots;
-        _pool = pool;
         _partsInFlight = new SemaphoreSlim(options.Concurrency, options.Concurrency);
         _abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _unsignedPayload = options.ServiceUrl is null || options.ServiceUrl.Scheme == Uri.UriSchemeHttps;
@@ -53,58 +48,22 @@ internal sealed class S3UploadStream : Stream
     /// <summary>Parts uploaded so far (0 when the payload went up as one PutObject).</summary>
     public int PartsUploaded => _partNumber;
 
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => !_finished;
-    public override long Length => _length;
-    public override long Position { get => _length; set => throw new NotSupportedException(); }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        // Synchronous writers (TarWriter, GZipStream.Write) block only when a part is full and must be handed off.
-        while (!buffer.IsEmpty)
-        {
-            var n = Append(buffer);
-            buffer = buffer[n..];
-            if (_filled == _options.PartSize)
-            {
-                DispatchPartAsync(_abort.Token).GetAwaiter().GetResult();
-            }
-        }
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        while (!buffer.IsEmpty)
-        {
-            var n = Append(buffer.Span);
-            buffer = buffer[n..];
-            if (_filled == _options.PartSize)
-            {
-                await DispatchPartAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
     public override void Flush()
     {
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
+    // Synchronous writers (TarWriter, GZipStream.Write) block only when a part is full and must be handed off.
+    protected override void OnBlockFull() => DispatchPartAsync(_abort.Token).GetAwaiter().GetResult();
+
+    protected override async ValueTask OnBlockFullAsync(CancellationToken cancellationToken) =>
+        await DispatchPartAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary>Uploads what is buffered and makes the object visible; returns its length.</summary>
     public async Task<long> CompleteAsync(CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_finished, this);
+        ObjectDisposedException.ThrowIf(Finished, this);
         if (_uploadId is null)
         {
             var put = new PutObjectRequest
@@ -119,7 +78,8 @@ internal sealed class S3UploadStream : Stream
             await WithRetryAsync(
                 async ct =>
                 {
-                    using var content = new MemoryStream(_buffer ?? [], 0, _filled, writable: false);
+                    var buffered = Buffered;
+                    using var content = new MemoryStream(buffered.Array!, buffered.Offset, buffered.Count, writable: false);
                     put.InputStream = content;
                     return await _client.PutObjectAsync(put, ct).ConfigureAwait(false);
                 },
@@ -127,7 +87,7 @@ internal sealed class S3UploadStream : Stream
         }
         else
         {
-            if (_filled > 0)
+            if (Buffered.Count > 0)
             {
                 await DispatchPartAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -143,20 +103,20 @@ internal sealed class S3UploadStream : Stream
             await WithRetryAsync(ct => _client.CompleteMultipartUploadAsync(complete, ct), cancellationToken).ConfigureAwait(false);
         }
 
-        _finished = true;
-        ReturnBuffer();
-        return _length;
+        Finished = true;
+        ReturnBlock();
+        return Length;
     }
 
     /// <summary>Stops every part in flight and aborts the multipart upload, so no partial object or stray parts remain.</summary>
     public async Task AbortAsync()
     {
-        if (_finished)
+        if (Finished)
         {
             return;
         }
 
-        _finished = true;
+        Finished = true;
         await _abort.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -182,14 +142,14 @@ internal sealed class S3UploadStream : Stream
             }
         }
 
-        ReturnBuffer();
+        ReturnBlock();
     }
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            if (!_finished)
+            if (!Finished)
             {
                 AbortAsync().GetAwaiter().GetResult();
             }
@@ -203,7 +163,7 @@ internal sealed class S3UploadStream : Stream
 
     public override async ValueTask DisposeAsync()
     {
-        if (!_finished)
+        if (!Finished)
         {
             await AbortAsync().ConfigureAwait(false);
         }
@@ -212,17 +172,6 @@ internal sealed class S3UploadStream : Stream
         _partsInFlight.Dispose();
         await base.DisposeAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);
-    }
-
-    private int Append(ReadOnlySpan<byte> data)
-    {
-        ObjectDisposedException.ThrowIf(_finished, this);
-        _buffer ??= _pool.Rent(_options.PartSize);
-        var n = Math.Min(data.Length, _options.PartSize - _filled);
-        data[..n].CopyTo(_buffer.AsSpan(_filled));
-        _filled += n;
-        _length += n;
-        return n;
     }
 
     private async Task DispatchPartAsync(CancellationToken cancellationToken)
@@ -247,10 +196,7 @@ internal sealed class S3UploadStream : Stream
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abort.Token);
         await _partsInFlight.WaitAsync(linked.Token).ConfigureAwait(false);
-        var buffer = _buffer!;
-        var size = _filled;
-        _buffer = null;
-        _filled = 0;
+        var (buffer, size) = TakeBlock();
         _parts.Add(UploadPartAsync(++_partNumber, buffer, size));
     }
 
@@ -280,7 +226,7 @@ internal sealed class S3UploadStream : Stream
         }
         finally
         {
-            _pool.Return(buffer);
+            ReturnToPool(buffer);
             _partsInFlight.Release();
         }
     }
@@ -307,15 +253,6 @@ internal sealed class S3UploadStream : Stream
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             throw S3Errors.Wrap(e, _location.ToString(), _options.ServiceUrl);
-        }
-    }
-
-    private void ReturnBuffer()
-    {
-        if (_buffer is not null)
-        {
-            _pool.Return(_buffer);
-            _buffer = null;
         }
     }
 }

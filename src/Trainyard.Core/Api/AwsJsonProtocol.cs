@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 using Trainyard.Model;
 
@@ -77,10 +78,52 @@ public static class AwsJsonProtocol
     public static Task WriteErrorAsync(HttpResponse response, ApiException error) =>
         WriteErrorAsync(response, error.ErrorType, error.StatusCode, error.Message);
 
-    public static async Task WriteAsync<T>(HttpResponse response, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    public static async Task WriteAsync<T>(HttpResponse response, T value, JsonTypeInfo<T> type)
     {
         response.StatusCode = 200;
         response.ContentType = ContentType;
         await JsonSerializer.SerializeAsync(response.Body, value, type).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Checks the body (empty: <c>{}</c>) against the operation's input shape in <paramref name="model"/>, then
+    /// reads it as <typeparamref name="T"/>. Type errors are a <c>SerializationException</c>; constraint
+    /// violations are thrown as <paramref name="invalid"/> makes them, which each service names its own way.
+    /// </summary>
+    public static T Parse<T>(
+        ReadOnlyMemory<byte> body, ServiceModel.Operation operation, JsonTypeInfo<T> type, int maxDepth, Func<string, ApiException> invalid, ServiceModel? model = null)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body, new JsonDocumentOptions { MaxDepth = maxDepth });
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException("SerializationException", 400, $"The request body is not valid JSON: {e.Message}");
+        }
+
+        using (document)
+        {
+            var result = RequestValidator.Validate(document.RootElement, operation.Input!, model);
+            if (result.TypeErrors.Count > 0)
+            {
+                throw new ApiException("SerializationException", 400, string.Join(" ", result.TypeErrors));
+            }
+
+            if (result.Errors.Count > 0)
+            {
+                throw invalid(ValidationResult.Format(result.Errors));
+            }
+
+            try
+            {
+                return document.RootElement.Deserialize(type) ?? throw new ApiException("SerializationException", 400, "The request body is null.");
+            }
+            catch (JsonException e)
+            {
+                throw new ApiException("SerializationException", 400, $"The request body cannot be read as {operation.Input}: {e.Message}");
+            }
+        }
     }
 }

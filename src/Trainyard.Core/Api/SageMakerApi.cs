@@ -215,42 +215,8 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
     }
 
     /// <summary>Checks the body against the operation's input shape, then reads it as <typeparamref name="T"/>.</summary>
-    private static T Parse<T>(ReadOnlyMemory<byte> body, ServiceModel.Operation operation, JsonTypeInfo<T> type)
-    {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body, new JsonDocumentOptions { MaxDepth = 64 });
-        }
-        catch (JsonException e)
-        {
-            throw new ApiException("SerializationException", 400, $"The request body is not valid JSON: {e.Message}");
-        }
-
-        using (document)
-        {
-            var result = RequestValidator.Validate(document.RootElement, operation.Input!);
-            if (result.TypeErrors.Count > 0)
-            {
-                throw new ApiException("SerializationException", 400, string.Join(" ", result.TypeErrors));
-            }
-
-            if (result.Errors.Count > 0)
-            {
-                throw new ApiValidationException(ValidationResult.Format(result.Errors));
-            }
-
-            try
-            {
-                return document.RootElement.Deserialize(type)
-                    ?? throw new ApiException("SerializationException", 400, "The request body is null.");
-            }
-            catch (JsonException e)
-            {
-                throw new ApiException("SerializationException", 400, $"The request body cannot be read as {operation.Input}: {e.Message}");
-            }
-        }
-    }
+    private static T Parse<T>(ReadOnlyMemory<byte> body, ServiceModel.Operation operation, JsonTypeInfo<T> type) =>
+        AwsJsonProtocol.Parse(body, operation, type, maxDepth: 64, message => new ApiValidationException(message));
 
     public static DescribeTrainingJobResponse Describe(JobRecord job)
     {

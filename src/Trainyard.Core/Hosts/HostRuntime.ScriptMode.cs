@@ -272,27 +272,7 @@ public sealed partial class HostRuntime
     private async Task<(int Status, List<string> Lines)> RunSetupAsync(IReadOnlyList<string> argv, Dictionary<string, string> environment, string hostsFile, bool sandboxed, CancellationToken stop)
     {
         var (fileName, arguments, workingDirectory, path) = ScriptModeCommand(argv, hostsFile, sandboxed, venvWritable: true, LocalPipSources(environment));
-        var startInfo = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory,
-        };
-        foreach (var a in arguments)
-        {
-            startInfo.ArgumentList.Add(a);
-        }
-
-        startInfo.Environment.Clear();
-        foreach (var (k, v) in environment)
-        {
-            startInfo.Environment[k] = v;
-        }
-
-        startInfo.Environment["PATH"] = path;
-        startInfo.Environment["HOME"] = "/root";
+        var startInfo = StartInfo(fileName, arguments, workingDirectory, environment, path, home: "/root");
         startInfo.Environment["LANG"] = "C.UTF-8";
         var lines = new List<string>();
         HostProcess process;

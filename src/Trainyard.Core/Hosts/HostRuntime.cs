@@ -162,27 +162,7 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             fileName = "/usr/bin/nice";
         }
 
-        var startInfo = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory,
-        };
-        foreach (var a in arguments)
-        {
-            startInfo.ArgumentList.Add(a);
-        }
-
-        startInfo.Environment.Clear();
-        foreach (var (k, v) in imageEnvironment)
-        {
-            startInfo.Environment[k] = v;
-        }
-
-        startInfo.Environment["PATH"] = path;
-        startInfo.Environment["HOME"] = home;
+        var startInfo = StartInfo(fileName, arguments, workingDirectory, imageEnvironment, path, home);
         if (_image is null)
         {
             startInfo.Environment["LANG"] = "C.UTF-8";
@@ -289,6 +269,34 @@ public sealed partial class HostRuntime(HostPlan plan, IObjectStore store, IHost
             : $"{plan.HostName}: the algorithm exited with code {status}.");
         events.OnPhase(plan.HostName, HostPhase.Exited);
         return result;
+    }
+
+    /// <summary>A process with its output and input redirected and nothing of this process's environment but <paramref name="environment"/>, PATH and HOME.</summary>
+    private static ProcessStartInfo StartInfo(
+        string fileName, IEnumerable<string> arguments, string workingDirectory, IEnumerable<KeyValuePair<string, string>> environment, string path, string home)
+    {
+        var startInfo = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        foreach (var a in arguments)
+        {
+            startInfo.ArgumentList.Add(a);
+        }
+
+        startInfo.Environment.Clear();
+        foreach (var (k, v) in environment)
+        {
+            startInfo.Environment[k] = v;
+        }
+
+        startInfo.Environment["PATH"] = path;
+        startInfo.Environment["HOME"] = home;
+        return startInfo;
     }
 
     private static void CloseInherited(int? fd)

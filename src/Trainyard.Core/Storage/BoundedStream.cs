@@ -1,7 +1,7 @@
 namespace Trainyard.Storage;
 
 /// <summary>A read-only view of the next <c>length</c> bytes of another stream, which it owns.</summary>
-internal sealed class BoundedStream(Stream inner, long length) : ReadOnlyStream
+internal sealed class BoundedStream(Stream inner, long length) : OwningReadStream(inner)
 {
     private readonly long _length = length;
     private long _remaining = length;
@@ -16,7 +16,7 @@ internal sealed class BoundedStream(Stream inner, long length) : ReadOnlyStream
             return 0;
         }
 
-        var n = inner.Read(buffer[..(int)Math.Min(buffer.Length, _remaining)]);
+        var n = Inner.Read(buffer[..(int)Math.Min(buffer.Length, _remaining)]);
         _remaining -= n;
         return n;
     }
@@ -28,18 +28,8 @@ internal sealed class BoundedStream(Stream inner, long length) : ReadOnlyStream
             return 0;
         }
 
-        var n = await inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken).ConfigureAwait(false);
+        var n = await Inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken).ConfigureAwait(false);
         _remaining -= n;
         return n;
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
     }
 }

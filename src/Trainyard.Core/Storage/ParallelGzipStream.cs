@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Compression;
 
 namespace Trainyard.Storage;
@@ -10,7 +9,7 @@ namespace Trainyard.Storage;
 /// and .NET's <see cref="GZipStream"/> all read it as one stream, so the output is a valid .gz/.tar.gz.
 /// The price is a slightly worse ratio (each block starts with an empty dictionary).
 /// </summary>
-public sealed class ParallelGzipStream : Stream
+public sealed class ParallelGzipStream : BlockBufferingStream
 {
     /// <summary>The default block size: large enough that the per-member overhead and dictionary reset cost little.</summary>
     public const int DefaultBlockSize = 1024 * 1024;
@@ -18,14 +17,9 @@ public sealed class ParallelGzipStream : Stream
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
     private readonly CompressionLevel _level;
-    private readonly int _blockSize;
     private readonly int _maxInFlight;
     private readonly Queue<Task<MemoryStream>> _pending = new();
-    private byte[]? _block;
-    private int _filled;
-    private long _written;
     private bool _anyMember;
-    private bool _disposed;
 
     /// <summary>Creates the stream.</summary>
     /// <param name="inner">Receives the gzip members, in order.</param>
@@ -34,80 +28,21 @@ public sealed class ParallelGzipStream : Stream
     /// <param name="degreeOfParallelism">Blocks compressed at once; defaults to the processor count.</param>
     /// <param name="blockSize">Uncompressed bytes per member.</param>
     public ParallelGzipStream(Stream inner, CompressionLevel level = CompressionLevel.Optimal, bool leaveOpen = false, int degreeOfParallelism = 0, int blockSize = DefaultBlockSize)
+        : base(CheckedBlockSize(blockSize))
     {
         ArgumentNullException.ThrowIfNull(inner);
-        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 4096);
         _inner = inner;
         _leaveOpen = leaveOpen;
         _level = level;
-        _blockSize = blockSize;
 
         // One extra block beyond the cores keeps them busy while the oldest member is being written out.
         _maxInFlight = (degreeOfParallelism > 0 ? degreeOfParallelism : Environment.ProcessorCount) + 1;
     }
 
-    /// <inheritdoc />
-    public override bool CanRead => false;
-
-    /// <inheritdoc />
-    public override bool CanSeek => false;
-
-    /// <inheritdoc />
-    public override bool CanWrite => !_disposed;
-
-    /// <summary>Uncompressed bytes written so far.</summary>
-    public override long Length => _written;
-
-    /// <inheritdoc />
-    public override long Position { get => _written; set => throw new NotSupportedException(); }
-
-    /// <inheritdoc />
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    /// <inheritdoc />
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        while (!buffer.IsEmpty)
-        {
-            var n = Append(buffer);
-            buffer = buffer[n..];
-            if (_filled == _blockSize)
-            {
-                Submit();
-                while (_pending.Count >= _maxInFlight)
-                {
-                    WriteMember(_pending.Dequeue().GetAwaiter().GetResult());
-                }
-            }
-        }
-    }
-
-    /// <inheritdoc />
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    /// <inheritdoc />
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        while (!buffer.IsEmpty)
-        {
-            var n = Append(buffer.Span);
-            buffer = buffer[n..];
-            if (_filled == _blockSize)
-            {
-                Submit();
-                while (_pending.Count >= _maxInFlight)
-                {
-                    await WriteMemberAsync(await _pending.Dequeue().ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-                }
-            }
-        }
-    }
-
     /// <summary>Compresses what is buffered and writes every pending member; members stay valid gzip on their own.</summary>
     public override void Flush()
     {
-        if (_filled > 0)
+        if (Buffered.Count > 0)
         {
             Submit();
         }
@@ -123,7 +58,7 @@ public sealed class ParallelGzipStream : Stream
     /// <inheritdoc />
     public override async Task FlushAsync(CancellationToken cancellationToken)
     {
-        if (_filled > 0)
+        if (Buffered.Count > 0)
         {
             Submit();
         }
@@ -137,18 +72,29 @@ public sealed class ParallelGzipStream : Stream
     }
 
     /// <inheritdoc />
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    protected override void OnBlockFull()
+    {
+        Submit();
+        while (_pending.Count >= _maxInFlight)
+        {
+            WriteMember(_pending.Dequeue().GetAwaiter().GetResult());
+        }
+    }
 
     /// <inheritdoc />
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override void SetLength(long value) => throw new NotSupportedException();
+    protected override async ValueTask OnBlockFullAsync(CancellationToken cancellationToken)
+    {
+        Submit();
+        while (_pending.Count >= _maxInFlight)
+        {
+            await WriteMemberAsync(await _pending.Dequeue().ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
-        if (disposing && !_disposed)
+        if (disposing && !Finished)
         {
             try
             {
@@ -157,7 +103,7 @@ public sealed class ParallelGzipStream : Stream
             }
             finally
             {
-                _disposed = true;
+                Finished = true;
                 ReturnBlock();
                 if (!_leaveOpen)
                 {
@@ -172,7 +118,7 @@ public sealed class ParallelGzipStream : Stream
     /// <inheritdoc />
     public override async ValueTask DisposeAsync()
     {
-        if (!_disposed)
+        if (!Finished)
         {
             try
             {
@@ -181,7 +127,7 @@ public sealed class ParallelGzipStream : Stream
             }
             finally
             {
-                _disposed = true;
+                Finished = true;
                 ReturnBlock();
                 if (!_leaveOpen)
                 {
@@ -193,10 +139,16 @@ public sealed class ParallelGzipStream : Stream
         GC.SuppressFinalize(this);
     }
 
+    private static int CheckedBlockSize(int blockSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 4096);
+        return blockSize;
+    }
+
     // An empty input must still produce one (empty) member: zero bytes is not a valid gzip file.
     private void FinishMembers()
     {
-        if (!_anyMember && _filled == 0)
+        if (!_anyMember && Buffered.Count == 0)
         {
             // GZipStream writes nothing at all when nothing was written to it, so spell out the member:
             // header (no name, Unix), an empty final deflate block, CRC32 0 and length 0.
@@ -206,24 +158,10 @@ public sealed class ParallelGzipStream : Stream
         }
     }
 
-    private int Append(ReadOnlySpan<byte> data)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        _block ??= ArrayPool<byte>.Shared.Rent(_blockSize);
-        var n = Math.Min(data.Length, _blockSize - _filled);
-        data[..n].CopyTo(_block.AsSpan(_filled));
-        _filled += n;
-        _written += n;
-        return n;
-    }
-
     private void Submit()
     {
-        var block = _block!;
-        var length = _filled;
+        var (block, length) = TakeBlock();
         var level = _level;
-        _block = null;
-        _filled = 0;
         _anyMember = true;
         _pending.Enqueue(Task.Run(() =>
         {
@@ -233,7 +171,7 @@ public sealed class ParallelGzipStream : Stream
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(block);
+                ReturnToPool(block);
             }
         }));
     }
@@ -262,15 +200,6 @@ public sealed class ParallelGzipStream : Stream
         using (member)
         {
             await _inner.WriteAsync(member.GetBuffer().AsMemory(0, (int)member.Length), cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private void ReturnBlock()
-    {
-        if (_block is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_block);
-            _block = null;
         }
     }
 }

@@ -53,10 +53,10 @@ public sealed partial class CloudWatchLogsApi(TrainyardOptions options)
             switch (operation.Name)
             {
                 case "DescribeLogGroups":
-                    await WriteAsync(response, DescribeLogGroups(Parse(input, operation, LogsJsonContext.Default.DescribeLogGroupsRequest)), LogsJsonContext.Default.DescribeLogGroupsResponse).ConfigureAwait(false);
+                    await AwsJsonProtocol.WriteAsync(response, DescribeLogGroups(Parse(input, operation, LogsJsonContext.Default.DescribeLogGroupsRequest)), LogsJsonContext.Default.DescribeLogGroupsResponse).ConfigureAwait(false);
                     break;
                 case "DescribeLogStreams":
-                    await WriteAsync(response, DescribeLogStreams(Parse(input, operation, LogsJsonContext.Default.DescribeLogStreamsRequest)), LogsJsonContext.Default.DescribeLogStreamsResponse).ConfigureAwait(false);
+                    await AwsJsonProtocol.WriteAsync(response, DescribeLogStreams(Parse(input, operation, LogsJsonContext.Default.DescribeLogStreamsRequest)), LogsJsonContext.Default.DescribeLogStreamsResponse).ConfigureAwait(false);
                     break;
                 case "GetLogEvents":
                     await GetLogEventsAsync(Parse(input, operation, LogsJsonContext.Default.GetLogEventsRequest), response, context.RequestAborted).ConfigureAwait(false);
@@ -193,46 +193,7 @@ public sealed partial class CloudWatchLogsApi(TrainyardOptions options)
         }
     }
 
-    private static T Parse<T>(ReadOnlyMemory<byte> body, ServiceModel.Operation operation, JsonTypeInfo<T> type)
-    {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body, new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new ApiException("SerializationException", 400, $"The request body is not valid JSON: {e.Message}");
-        }
-
-        using (document)
-        {
-            var result = RequestValidator.Validate(document.RootElement, operation.Input!, Model.Value);
-            if (result.TypeErrors.Count > 0)
-            {
-                throw new ApiException("SerializationException", 400, string.Join(" ", result.TypeErrors));
-            }
-
-            if (result.Errors.Count > 0)
-            {
-                throw new ApiException("InvalidParameterException", 400, ValidationResult.Format(result.Errors));
-            }
-
-            try
-            {
-                return document.RootElement.Deserialize(type) ?? throw new ApiException("SerializationException", 400, "The request body is null.");
-            }
-            catch (JsonException e)
-            {
-                throw new ApiException("SerializationException", 400, $"The request body cannot be read as {operation.Input}: {e.Message}");
-            }
-        }
-    }
-
-    private static async Task WriteAsync<T>(HttpResponse response, T value, JsonTypeInfo<T> type)
-    {
-        response.StatusCode = 200;
-        response.ContentType = AwsJsonProtocol.ContentType;
-        await JsonSerializer.SerializeAsync(response.Body, value, type).ConfigureAwait(false);
-    }
+    /// <summary>Checks the body against the operation's input shape, then reads it as <typeparamref name="T"/>.</summary>
+    private static T Parse<T>(ReadOnlyMemory<byte> body, ServiceModel.Operation operation, JsonTypeInfo<T> type) =>
+        AwsJsonProtocol.Parse(body, operation, type, maxDepth: 16, message => new ApiException("InvalidParameterException", 400, message), Model.Value);
 }

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
+using Trainyard.Storage;
 
 namespace Trainyard.DataPlane.Pipe;
 
@@ -14,13 +15,12 @@ namespace Trainyard.DataPlane.Pipe;
 /// if everything before it ended on a member boundary, and it is stripped from the output.
 /// </remarks>
 /// <exception cref="InvalidDataException">Thrown by reads when the data is not gzip, is corrupt or is truncated.</exception>
-internal sealed class GzipDecoder : Stream
+internal sealed class GzipDecoder : OwningReadStream
 {
     private static readonly byte[] Marker = RandomNumberGenerator.GetBytes(32);
     private static readonly byte[] MarkerMember = Compress(Marker);
 
     private readonly MarkedInput _input;
-    private readonly GZipStream _gzip;
 
     // Output decoded after the marker member went in: its last Marker.Length bytes are held back until the end.
     private readonly byte[] _tail = new byte[1 << 16];
@@ -29,18 +29,13 @@ internal sealed class GzipDecoder : Stream
     private bool _finished;
 
     public GzipDecoder(Stream input)
+        : this(new MarkedInput(input))
     {
-        _input = new MarkedInput(input);
-        _gzip = new GZipStream(_input, CompressionMode.Decompress);
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    // Inner is the GZipStream over the marked input.
+    private GzipDecoder(MarkedInput input)
+        : base(new GZipStream(input, CompressionMode.Decompress)) => _input = input;
 
     public override int Read(Span<byte> buffer)
     {
@@ -55,7 +50,7 @@ internal sealed class GzipDecoder : Stream
             int read;
             try
             {
-                read = direct ? _gzip.Read(buffer) : _gzip.Read(_tail.AsSpan(_tailCount));
+                read = direct ? Inner.Read(buffer) : Inner.Read(_tail.AsSpan(_tailCount));
             }
             catch (InvalidDataException e)
             {
@@ -82,7 +77,7 @@ internal sealed class GzipDecoder : Stream
             int read;
             try
             {
-                read = await _gzip.ReadAsync(direct ? buffer : _tail.AsMemory(_tailCount), cancellationToken).ConfigureAwait(false);
+                read = await Inner.ReadAsync(direct ? buffer : _tail.AsMemory(_tailCount), cancellationToken).ConfigureAwait(false);
             }
             catch (InvalidDataException e)
             {
@@ -95,9 +90,6 @@ internal sealed class GzipDecoder : Stream
             }
         }
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     /// <summary>Serves held-back output, or the end; false when more must be decoded first.</summary>
     private bool TryServe(Span<byte> buffer, out int served)
@@ -176,48 +168,16 @@ internal sealed class GzipDecoder : Stream
         return output.ToArray();
     }
 
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _gzip.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await _gzip.DisposeAsync().ConfigureAwait(false);
-        await base.DisposeAsync().ConfigureAwait(false);
-    }
-
     /// <summary>The object's bytes, then the marker member.</summary>
-    private sealed class MarkedInput(Stream inner) : Stream
+    private sealed class MarkedInput(Stream inner) : OwningReadStream(inner)
     {
         private int _markerOffset = -1;
 
         public bool MarkerSent => _markerOffset >= 0;
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
         public override int Read(Span<byte> buffer)
         {
-            if (!MarkerSent && buffer.Length > 0 && inner.Read(buffer) is > 0 and var n)
+            if (!MarkerSent && buffer.Length > 0 && Inner.Read(buffer) is > 0 and var n)
             {
                 return n;
             }
@@ -227,16 +187,13 @@ internal sealed class GzipDecoder : Stream
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            if (!MarkerSent && buffer.Length > 0 && await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false) is > 0 and var n)
+            if (!MarkerSent && buffer.Length > 0 && await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false) is > 0 and var n)
             {
                 return n;
             }
 
             return Marker(buffer.Span);
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         private int Marker(Span<byte> buffer)
         {
@@ -250,30 +207,6 @@ internal sealed class GzipDecoder : Stream
             MarkerMember.AsSpan(_markerOffset, n).CopyTo(buffer);
             _markerOffset += n;
             return n;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await inner.DisposeAsync().ConfigureAwait(false);
-            await base.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

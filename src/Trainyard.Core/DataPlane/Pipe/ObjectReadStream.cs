@@ -1,16 +1,18 @@
+using Trainyard.Storage;
+
 namespace Trainyard.DataPlane.Pipe;
 
 /// <summary>
 /// An object's (decompressed) content that turns the decoder's <see cref="InvalidDataException"/> into a
 /// <see cref="PipeChannelException"/> naming the object, so a bad gzip object fails the job with a reason.
 /// </summary>
-internal sealed class ObjectReadStream(Stream inner, string description) : Trainyard.Storage.ReadOnlyStream
+internal sealed class ObjectReadStream(Stream inner, string description) : OwningReadStream(inner)
 {
     public override int Read(Span<byte> buffer)
     {
         try
         {
-            return inner.Read(buffer);
+            return Inner.Read(buffer);
         }
         catch (InvalidDataException e)
         {
@@ -22,28 +24,12 @@ internal sealed class ObjectReadStream(Stream inner, string description) : Train
     {
         try
         {
-            return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidDataException e)
         {
             throw Fail(e);
         }
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await inner.DisposeAsync().ConfigureAwait(false);
-        await base.DisposeAsync().ConfigureAwait(false);
     }
 
     private PipeChannelException Fail(InvalidDataException e) =>

@@ -1,9 +1,10 @@
 using System.Security.Cryptography;
+using Trainyard.Storage;
 
 namespace Trainyard.Images.Cache;
 
 /// <summary>A read-only stream that hashes (SHA-256) and counts what passes through it.</summary>
-public sealed class HashingStream(Stream inner, Action<int>? onRead = null) : Stream
+public sealed class HashingStream(Stream inner, Action<int>? onRead = null) : OwningReadStream(inner)
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
@@ -21,9 +22,28 @@ public sealed class HashingStream(Stream inner, Action<int>? onRead = null) : St
         }
     }
 
-    public override int Read(Span<byte> buffer)
+    public override int Read(Span<byte> buffer) => Took(buffer, Inner.Read(buffer));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var n = inner.Read(buffer);
+        var n = await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return Took(buffer.Span, n);
+    }
+
+    public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _hash.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private int Took(ReadOnlySpan<byte> buffer, int n)
+    {
         if (n > 0)
         {
             _hash.AppendData(buffer[..n]);
@@ -32,28 +52,5 @@ public sealed class HashingStream(Stream inner, Action<int>? onRead = null) : St
         }
 
         return n;
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _hash.Dispose();
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
     }
 }
