@@ -11,7 +11,7 @@ namespace Trainyard.Api.S3;
 /// verified request signature (the server has credentials), every chunk's signature is checked as the
 /// chunk ends — each chains from the one before, the first from the request's — and so is the trailer's.
 /// </summary>
-internal sealed class AwsChunkedStream(Stream inner, Auth.VerifiedSignature? signer = null) : Stream
+internal sealed class AwsChunkedStream(Stream inner, Auth.VerifiedSignature? signer = null) : Storage.ReadOnlyStream
 {
     private static readonly string EmptyHash = Auth.SigV4Verifier.Hex(System.Security.Cryptography.SHA256.HashData([]));
     private readonly System.Security.Cryptography.IncrementalHash? _chunkHash = signer is null ? null : System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
@@ -28,16 +28,6 @@ internal sealed class AwsChunkedStream(Stream inner, Auth.VerifiedSignature? sig
 
     /// <summary>The trailing headers, names lower case; complete once a read has returned 0.</summary>
     public Dictionary<string, string> Trailers { get; } = new(StringComparer.OrdinalIgnoreCase);
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
@@ -230,15 +220,11 @@ internal sealed class AwsChunkedStream(Stream inner, Auth.VerifiedSignature? sig
     private static S3Exception Incomplete() =>
         new("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header: the aws-chunked body ended early.");
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush()
+    public override int Read(Span<byte> buffer)
     {
+        var rented = new byte[buffer.Length];
+        var n = ReadAsync(rented).AsTask().GetAwaiter().GetResult();
+        rented.AsSpan(0, n).CopyTo(buffer);
+        return n;
     }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
