@@ -169,6 +169,11 @@ internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> o
     /// </summary>
     private static async Task AddLocalRecordAsync(PipeChunkWriter output, LocalFile file, CancellationToken cancellationToken)
     {
+        if (await TryAddSmallRecordAsync(output, file, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
         var (positions, length) = ScanForMagic(file);
         var header = new byte[RecordIO.HeaderSize];
         long start = 0;
@@ -195,6 +200,66 @@ internal sealed class PipeSource(IObjectStore store, IReadOnlyList<ObjectInfo> o
         if (padding > 0)
         {
             await output.WriteAsync(new byte[padding], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A payload that fits the scan buffer is read once, scanned in memory and written from there: its frames
+    /// join the writer's chunks with the records around them, so that small records cost one read each and
+    /// share the FIFO's writes, instead of a scan, a header write and a splice per segment (measured: the
+    /// Pipe side spent more CPU per GB on 256 KiB records than `cat` and the reader together).
+    /// </summary>
+    private static async Task<bool> TryAddSmallRecordAsync(PipeChunkWriter output, LocalFile file, CancellationToken cancellationToken)
+    {
+        using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(file.Descriptor, ownsHandle: false);
+        var size = RandomAccess.GetLength(handle);
+        if (size > ScanBufferSize)
+        {
+            return false;
+        }
+
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ScanBufferSize + 1);
+        try
+        {
+            // One byte more than the file claims: a file that grew since is left to the general path.
+            var length = 0;
+            int n;
+            while (length <= ScanBufferSize && (n = RandomAccess.Read(handle, buffer.AsSpan(length, ScanBufferSize + 1 - length), length)) > 0)
+            {
+                length += n;
+            }
+
+            if (length > ScanBufferSize)
+            {
+                return false;
+            }
+
+            var positions = new List<long>();
+            RecordIO.FindMagic(buffer.AsSpan(0, length), 0, positions);
+            var header = new byte[RecordIO.HeaderSize];
+            var start = 0;
+            foreach (var position in positions)
+            {
+                RecordIO.WriteHeader(header, start == 0 ? 1 : 2, (int)position - start);
+                await output.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+                await output.WriteAsync(buffer.AsMemory(start, (int)position - start), cancellationToken).ConfigureAwait(false);
+                start = (int)position + 4;
+            }
+
+            RecordIO.WriteHeader(header, positions.Count > 0 ? 3 : 0, length - start);
+            await output.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+            await output.WriteAsync(buffer.AsMemory(start, length - start), cancellationToken).ConfigureAwait(false);
+            var padding = RecordIO.PaddingFor(length);
+            if (padding > 0)
+            {
+                await output.WriteAsync(new byte[padding], cancellationToken).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
