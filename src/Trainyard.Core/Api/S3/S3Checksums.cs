@@ -70,7 +70,7 @@ public static class S3Checksums
     /// <summary>CRC-32C (Castagnoli), with SSE4.2's CRC32 instruction where the CPU has it.</summary>
     internal sealed class Crc32C : IChecksum
     {
-        private static readonly uint[] Table = MakeTable32(0x82F63B78u);
+        private static readonly uint[] Table = MakeTable(0x82F63B78u);
         private uint _crc = 0xFFFFFFFFu;
 
         public void Append(ReadOnlySpan<byte> data)
@@ -104,7 +104,7 @@ public static class S3Checksums
     /// <summary>CRC-64/NVME (reflected polynomial 0x9A6C9329AC4BC9B5), table-driven.</summary>
     internal sealed class Crc64Nvme : IChecksum
     {
-        private static readonly ulong[] Table = MakeTable64(0x9A6C9329AC4BC9B5ul);
+        private static readonly ulong[] Table = MakeTable(0x9A6C9329AC4BC9B5ul);
         private ulong _crc = ulong.MaxValue;
 
         public void Append(ReadOnlySpan<byte> data)
@@ -126,32 +126,17 @@ public static class S3Checksums
         }
     }
 
-    private static uint[] MakeTable32(uint polynomial)
+    // The byte-at-a-time table of a reflected CRC with this polynomial.
+    private static T[] MakeTable<T>(T polynomial)
+        where T : System.Numerics.IBinaryInteger<T>, System.Numerics.IUnsignedNumber<T>
     {
-        var table = new uint[256];
-        for (uint i = 0; i < 256; i++)
+        var table = new T[256];
+        for (var i = 0; i < 256; i++)
         {
-            var c = i;
+            var c = T.CreateTruncating(i);
             for (var k = 0; k < 8; k++)
             {
-                c = (c & 1) != 0 ? polynomial ^ (c >> 1) : c >> 1;
-            }
-
-            table[i] = c;
-        }
-
-        return table;
-    }
-
-    private static ulong[] MakeTable64(ulong polynomial)
-    {
-        var table = new ulong[256];
-        for (ulong i = 0; i < 256; i++)
-        {
-            var c = i;
-            for (var k = 0; k < 8; k++)
-            {
-                c = (c & 1) != 0 ? polynomial ^ (c >> 1) : c >> 1;
+                c = (c & T.One) != T.Zero ? polynomial ^ (c >> 1) : c >> 1;
             }
 
             table[i] = c;
