@@ -60,7 +60,17 @@ public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExe
         var jobDirectory = Path.GetDirectoryName(Path.GetDirectoryName(hosts[0].HostDirectory)!)!;
         Directory.CreateDirectory(jobDirectory);
         var plan = Path.Combine(jobDirectory, "plan.json");
-        File.WriteAllText(plan, JsonSerializer.Serialize(hosts.ToList(), HostsJsonContext.Default.ListHostPlan));
+
+        // The plan carries the hosts' environment — the store's credentials among it — so only the server's
+        // user (whom Slurm runs the tasks as) may read it: written 0600 before a byte is in it, then renamed.
+        var temp = plan + ".tmp";
+        File.Delete(temp);
+        using (var stream = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+        {
+            stream.Write(JsonSerializer.SerializeToUtf8Bytes(hosts.ToList(), HostsJsonContext.Default.ListHostPlan));
+        }
+
+        File.Move(temp, plan, overwrite: true);
         var stop = hosts[0].StopPath;
         if (File.Exists(stop))
         {

@@ -227,6 +227,7 @@ public sealed class SlurmExecutorTests
         try
         {
             var plan = Path.Combine(server.Options.JobDirectory(name), "plan.json");
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(plan)); // it holds the hosts' credentials
             var runtime = Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(p => int.TryParse(p, out _))
                 .Single(p => SafeRead($"/proc/{p}/cmdline").Split('\0') is [_, "host", "--plan", var planArg, ..] && planArg == plan); // not srun, whose arguments hold it too
             Assert.Equal("7", SafeRead($"/proc/{runtime}/stat").Split(')')[^1].Split(' ')[17]);
