@@ -8,7 +8,8 @@ namespace Trainyard.Bench;
 
 /// <summary>
 /// Fills a home directory's job store with N completed jobs (as a long-lived server would hold), for
-/// load tests of Describe and List with wrk. Usage: seed HOME [count=10000]
+/// load tests of Describe and List with wrk, and for the restart bench (bench/restart.sh): the last RUNNING
+/// of them are left in Training, as a server killed mid-run leaves them. Usage: seed HOME [count=10000] [running=0]
 /// </summary>
 internal static class SeedBench
 {
@@ -16,6 +17,7 @@ internal static class SeedBench
     {
         var home = args[0];
         var count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000;
+        var running = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 0;
         Directory.CreateDirectory(home);
         using var database = new TrainyardDatabase(Path.Combine(home, "trainyard.db"));
         var store = new JobStore(database);
@@ -47,13 +49,17 @@ internal static class SeedBench
                 CreationTime = created,
                 LastModifiedTime = created,
             }, created);
-            JobEvent[] events = [JobEvent.Download, JobEvent.Train, JobEvent.Upload, i % 10 == 0 ? JobEvent.Fail("AlgorithmError: seeded") : JobEvent.Complete];
+            JobEvent[] events = i >= count - running
+                ? [JobEvent.Download, JobEvent.Train]
+                : [JobEvent.Download, JobEvent.Train, JobEvent.Upload, i % 10 == 0 ? JobEvent.Fail("AlgorithmError: seeded") : JobEvent.Complete];
             for (var e = 0; e < events.Length; e++)
             {
                 JobStateMachine.TryApply(job, events[e], created.AddSeconds(e == 0 ? 1 : e == 1 ? 2 : 58 + e), out job, out _);
             }
 
-            job = job with { ModelArtifacts = $"s3://bench/out/{name}/output/model.tar.gz" };
+            job = i < count - running
+                ? job with { ModelArtifacts = $"s3://bench/out/{name}/output/model.tar.gz" }
+                : job with { ExecutorName = "local" }; // placed on this machine's executor by the server that died
             store.TryCreate(job);
         }
 
