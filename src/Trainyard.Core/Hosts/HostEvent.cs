@@ -6,6 +6,10 @@ namespace Trainyard.Hosts;
 /// <summary>One line of a host's events file: a phase change, download progress, or how the host ended.</summary>
 public sealed record HostEvent
 {
+    /// <summary>The events format the host writes (<see cref="HostPlan.CurrentFormatVersion"/>); readers skip what they do not know.</summary>
+    [JsonPropertyName("V")]
+    public int Version { get; init; } = HostPlan.CurrentFormatVersion;
+
     [JsonConverter(typeof(JsonTimestamp))]
     public DateTimeOffset Time { get; init; }
     public HostPhase? Phase { get; init; }

@@ -49,6 +49,18 @@ public sealed record HostPlan
     public required string LogPath { get; init; }
     public bool UseSandbox { get; init; } = true;
     public required TimeSpan StopGracePeriod { get; init; }
+
+    /// <summary>The plan format this server writes; a host refuses a plan from a newer one, and a server reads every older one.</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>The format of this plan (<see cref="CurrentFormatVersion"/> when written; absent in plans before versions: 0).</summary>
+    public int FormatVersion { get; init; }
+
+    /// <summary>
+    /// When a host that outlives the server stops its algorithm on its own if nobody has by then: the job's
+    /// MaxRuntimeInSeconds after its plan was made, plus a margin that lets a running server act first.
+    /// </summary>
+    public DateTimeOffset? Deadline { get; init; }
     /// <summary>CheckpointConfig.S3Uri, when the job has one.</summary>
     public string? CheckpointS3Uri { get; init; }
 

@@ -20,5 +20,8 @@ public sealed record HostResult
     /// <summary>The host was asked to stop.</summary>
     public bool Stopped { get; init; }
 
+    /// <summary>The host stopped its algorithm itself because the plan's deadline passed (the job's MaxRuntimeInSeconds).</summary>
+    public bool TimedOut { get; init; }
+
     public bool Succeeded => Error is null && ExitCode == 0;
 }

@@ -194,6 +194,12 @@ public sealed partial class JobRunner : IHostEvents
         }
 
         await runtimeTimer.DisposeAsync().ConfigureAwait(false);
+        if (results.Any(r => r.TimedOut))
+        {
+            // A host's own deadline ended it while no server was there to: the job ran out of time.
+            _store.Apply(Job.Name, JobEvent.TimeOut);
+        }
+
         var current = _store.Get(Job.Name)!;
         var failed = results.Where(r => !r.Succeeded && !(r.Stopped && current.StopReason is not null)).OrderBy(r => r.Stopped).ThenBy(r => r.HostName, StringComparer.Ordinal).ToList();
         string? failure = null;
@@ -290,6 +296,8 @@ public sealed partial class JobRunner : IHostEvents
                 LogPath = Path.Combine(JobDirectory, "logs", $"{host}-{epoch}.log"),
                 UseSandbox = _options.Sandbox,
                 StopGracePeriod = _options.StopGracePeriod,
+                FormatVersion = HostPlan.CurrentFormatVersion,
+                Deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(definition.StoppingCondition.MaxRuntimeInSeconds ?? 86400) + HostDeadlineMargin,
                 CheckpointS3Uri = definition.CheckpointConfig?.S3Uri,
                 CheckpointLocalPath = definition.CheckpointConfig is null ? null : definition.CheckpointConfig.LocalPath ?? "/opt/ml/checkpoints",
                 MaxPendingTime = definition.StoppingCondition.MaxPendingTimeInSeconds is { } pending ? TimeSpan.FromSeconds(pending) : null,
@@ -377,6 +385,9 @@ public sealed partial class JobRunner : IHostEvents
             }
         }
     }
+
+    /// <summary>How much later than the server a host enforces MaxRuntimeInSeconds on its own.</summary>
+    private static readonly TimeSpan HostDeadlineMargin = TimeSpan.FromSeconds(5);
 
     private void OnMaxRuntime()
     {

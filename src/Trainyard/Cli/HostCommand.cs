@@ -33,6 +33,10 @@ internal static class HostCommand
             var name = result.GetValue(host)
                 ?? (int.TryParse(Environment.GetEnvironmentVariable("SLURM_PROCID"), out var procId) ? $"algo-{procId + 1}" : throw new CliException("Give --host, or run under srun (SLURM_PROCID)."));
             var plan = plans.SingleOrDefault(p => p.HostName == name) ?? throw new CliException($"The plan has no host {name}.");
+            if (plan.FormatVersion > HostPlan.CurrentFormatVersion)
+            {
+                throw new CliException($"The plan is in format {plan.FormatVersion}, written by a newer Trainyard; this one reads format {HostPlan.CurrentFormatVersion} and older: run the same version on the nodes as on the server.");
+            }
             var local = new LocalObjectStore(plan.ObjectStoreRoot ?? throw new CliException("The plan names no object store root."));
             IObjectStore store = plan.ObjectStore switch
             {
@@ -55,12 +59,22 @@ internal static class HostCommand
                 ctx.Cancel = true;
                 stop.Cancel();
             });
+            // The stop file and the plan's deadline are watched by the host itself, so that both hold while no
+            // server is following it.
+            var timedOut = false;
             var watcher = Task.Run(async () =>
             {
                 while (!stop.IsCancellationRequested)
                 {
                     if (File.Exists(plan.StopPath))
                     {
+                        await stop.CancelAsync().ConfigureAwait(false);
+                        break;
+                    }
+
+                    if (plan.Deadline is { } deadline && DateTimeOffset.UtcNow >= deadline)
+                    {
+                        timedOut = true;
                         await stop.CancelAsync().ConfigureAwait(false);
                         break;
                     }
@@ -80,7 +94,7 @@ internal static class HostCommand
                 outcome = new HostResult { HostName = plan.HostName, Error = $"InternalServerError: the host runtime of {plan.HostName} failed: {e.Message}" };
             }
 
-            events.OnResult(outcome);
+            events.OnResult(timedOut && outcome.Stopped ? outcome with { TimedOut = true } : outcome);
             await stop.CancelAsync().ConfigureAwait(false);
             await watcher.ConfigureAwait(false);
             await niceSession.ConfigureAwait(false);

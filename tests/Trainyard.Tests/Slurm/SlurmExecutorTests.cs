@@ -209,6 +209,43 @@ public sealed class SlurmExecutorTests
         Assert.Equal("finished\n", model["algo-2.txt"]);
     }
 
+    /// <summary>
+    /// A host that outlives its server enforces MaxRuntimeInSeconds itself: with the server down past the
+    /// deadline, the host stops its algorithm (SIGTERM, which saves the model) and reports that it timed out;
+    /// the restarted server ends the job MaxRuntimeExceeded and uploads the model.
+    /// </summary>
+    [Fact]
+    public async Task Host_EnforcesMaxRuntimeWhileTheServerIsDown_TheRestartedServerEndsItMaxRuntimeExceeded()
+    {
+        SlurmCluster.Require();
+        using var home = new TempDirectory("slurm-deadline");
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\ntrap 'echo saved > /opt/ml/model/$SM_CURRENT_HOST.txt; exit 0' TERM\nwhile :; do sleep 0.1; done\n");
+        var name = TestJobs.UniqueName("slurm-deadline");
+        var request = TestJobs.Request(name, image, maxRuntime: 4);
+        var port = ServeProcess.FreePort();
+        var events = Path.Combine(home.Path, "jobs", name, "hosts", "algo-1.events.jsonl");
+        using (var serve = ServeProcess.Start(home.Path, port, "--executor", "slurm", "--stop-grace-seconds", "3"))
+        {
+            await Poll.UntilAsync(() => ServeProcess.CanConnect(port), TimeSpan.FromSeconds(30), "trainyard serve to listen");
+            var endpoint = new Uri($"http://127.0.0.1:{port}");
+            await AwsCli.JsonAsync(endpoint, "sagemaker", "create-training-job", "--cli-input-json", request.ToJsonString());
+            await Poll.UntilAsync(() => AwsCli.JsonAsync(endpoint, "sagemaker", "describe-training-job", "--training-job-name", name).Result["SecondaryStatus"]!.GetValue<string>() == "Training",
+                TimeSpan.FromSeconds(60), "the job to train");
+            serve.Kill(); // the server dies before the deadline; the Slurm job does not
+            await serve.WaitForExitAsync();
+        }
+
+        await Poll.UntilAsync(() => File.Exists(events) && File.ReadAllText(events).Contains("\"TimedOut\":true", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(60), "the host to stop its algorithm at its deadline");
+        await using var restarted = await SlurmCluster.StartServerAsync(home);
+        var job = await restarted.WaitForEndAsync(name, TimeSpan.FromSeconds(60));
+        Assert.Equal("Stopped", job["TrainingJobStatus"]!.GetValue<string>());
+        Assert.Equal("MaxRuntimeExceeded", job["SecondaryStatus"]!.GetValue<string>());
+        var model = TarGz.Entries(Path.Combine(restarted.Objects, "out", "models", name, "output", "model.tar.gz"));
+        Assert.Equal("saved\n", model["algo-1.txt"]);
+    }
+
     [Fact]
     public async Task TaskNiceness_LowersTheHostRuntimeAndItsSession_NotTheAlgorithm()
     {
