@@ -71,10 +71,13 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
         }
         catch (Exception e)
         {
-            LogUnhandled(logger, e);
+            // The answer names the request, not the exception: its message may hold paths and internals.
+            var requestId = response.Headers["x-amzn-RequestId"].ToString();
+            LogUnhandled(logger, e, requestId);
             if (!response.HasStarted)
             {
-                await AwsJsonProtocol.WriteErrorAsync(response, "InternalFailure", 500, "Trainyard failed to handle the request: " + e.Message).ConfigureAwait(false);
+                await AwsJsonProtocol.WriteErrorAsync(response, "InternalFailure", 500,
+                    $"The request processing has failed because of an unknown error, exception or failure (request {requestId}; the server's log has the details).").ConfigureAwait(false);
             }
         }
     }
@@ -94,6 +97,7 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
             case "DescribeTrainingJob":
             {
                 var input = Parse(body, operation, TrainyardJsonContext.Default.DescribeTrainingJobRequest);
+                Supervision.Faults.Maybe("api.DescribeTrainingJob/" + input.TrainingJobName);
                 var job = jobs.Describe(input.TrainingJobName);
                 await AwsJsonProtocol.WriteAsync(response, Describe(job), TrainyardJsonContext.Default.DescribeTrainingJobResponse).ConfigureAwait(false);
                 break;
@@ -293,6 +297,6 @@ public sealed partial class SageMakerApi(TrainingJobService jobs, Trainyard.Algo
         ? c.TryGetProperty("DisableProfiler", out var disabled) && disabled.ValueKind == JsonValueKind.True ? "Disabled" : "Enabled"
         : null;
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "Unhandled error while serving a request")]
-    private static partial void LogUnhandled(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "Unhandled error while serving request {RequestId}")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception, string requestId);
 }

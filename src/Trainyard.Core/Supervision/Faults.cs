@@ -15,6 +15,25 @@ public static class Faults
     /// <summary>Replaces the fault points (the same syntax as <c>TRAINYARD_FAULTS</c>; null turns them off): for tests in one process.</summary>
     public static void Configure(string? spec) => _points = Parse(spec);
 
+    /// <summary>Sets one fault point, leaving the others (tests running at once each set their own); a probability of 0 removes it.</summary>
+    public static void Set(string point, double probability)
+    {
+        lock (Counts)
+        {
+            var points = new Dictionary<string, double>(_points, StringComparer.Ordinal);
+            if (probability > 0)
+            {
+                points[point] = probability;
+            }
+            else
+            {
+                points.Remove(point);
+            }
+
+            _points = points;
+        }
+    }
+
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Counts = new(StringComparer.Ordinal);
 
     /// <summary>How many faults were injected at <paramref name="point"/> in this process.</summary>

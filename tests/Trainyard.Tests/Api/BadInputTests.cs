@@ -224,4 +224,30 @@ public sealed class BadInputTests
             }
         }
     }
+
+    /// <summary>An unexpected error answers 500 InternalFailure naming the request id, never the exception's text (paths, internals).</summary>
+    [Fact]
+    public async Task UnexpectedError_Answers500_WithoutTheExceptionsText()
+    {
+        await using var server = await TestServer.StartAsync();
+        var name = TestJobs.UniqueName("fault");
+        Trainyard.Supervision.Faults.Set("api.DescribeTrainingJob/" + name, 1);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = server.Address };
+            using var content = new StringContent(new System.Text.Json.Nodes.JsonObject { ["TrainingJobName"] = name }.ToJsonString(), System.Text.Encoding.UTF8, "application/x-amz-json-1.1");
+            content.Headers.Add("X-Amz-Target", "SageMaker.DescribeTrainingJob");
+            using var response = await http.PostAsync("/", content);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.Equal(500, (int)response.StatusCode);
+            Assert.Contains("InternalFailure", body, StringComparison.Ordinal);
+            Assert.Contains(response.Headers.GetValues("x-amzn-RequestId").Single(), body, StringComparison.Ordinal);
+            Assert.DoesNotContain("Fault injected", body, StringComparison.Ordinal);
+            Assert.DoesNotContain(name, body, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Trainyard.Supervision.Faults.Set("api.DescribeTrainingJob/" + name, 0);
+        }
+    }
 }

@@ -70,9 +70,10 @@ public sealed partial class CloudWatchLogsApi(TrainyardOptions options)
         {
             await AwsJsonProtocol.WriteErrorAsync(response, e).ConfigureAwait(false);
         }
-        catch (InvalidDataException e) when (!response.HasStarted)
+        catch (InvalidDataException) when (!response.HasStarted)
         {
-            await AwsJsonProtocol.WriteErrorAsync(response, "ServiceUnavailableException", 500, e.Message).ConfigureAwait(false);
+            // A damaged log index: said without its path (the server's own files are not the client's business).
+            await AwsJsonProtocol.WriteErrorAsync(response, "ServiceUnavailableException", 500, "The log stream's stored index is damaged and cannot be read.").ConfigureAwait(false);
         }
     }
 
