@@ -27,16 +27,62 @@ public static class SandboxCommand
         return argv;
     }
 
-    /// <summary>The machine's root read-only, fresh <c>/tmp</c> and <c>/opt</c>, the host directory as <c>/opt/ml</c>.</summary>
-    private static List<SandboxMount> MachineRootMounts(HostPlan plan) =>
+    /// <summary>The system directories a local algorithm sees (read-only); the rest of the machine is not there.</summary>
+    private static readonly string[] SystemDirectories = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys"];
+
+    /// <summary>
+    /// What of <c>/etc</c> a local algorithm sees: what programs, the dynamic linker, Python, TLS and name
+    /// resolution read — never <c>shadow</c>, <c>sudoers</c>, <c>ssh</c>, <c>munge</c>, Slurm's or Trainyard's own files.
+    /// </summary>
+    private static readonly string[] EtcAllowList =
     [
-        new SandboxMount.Bind("/", "/", ReadOnly: true),
-        new SandboxMount.Dev("/dev"),
-        new SandboxMount.Proc("/proc"),
-        new SandboxMount.Tmpfs("/tmp"),
-        new SandboxMount.Tmpfs("/opt"),
-        new SandboxMount.Bind(plan.HostDirectory, "/opt/ml", ReadOnly: false),
+        "alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl", "ca-certificates", "ca-certificates.conf",
+        "passwd", "group", "nsswitch.conf", "resolv.conf", "host.conf", "gai.conf", "localtime", "timezone",
+        "protocols", "services", "mime.types", "os-release", "debian_version", "python3", "python3.11", "python3.12",
+        "pip.conf", "xdg", "fonts", "bash.bashrc", "profile", "environment", "magic", "mailcap", "inputrc",
     ];
+
+    /// <summary>
+    /// The machine's system directories read-only (<c>/usr</c>, <c>/bin</c>, <c>/lib*</c>, <c>/sys</c>, an
+    /// allow-list of <c>/etc</c>), fresh <c>/tmp</c> and <c>/opt</c>, the host directory as <c>/opt/ml</c>: not the
+    /// server's home, other jobs, <c>/root</c>, <c>/home</c> or the server's credentials.
+    /// </summary>
+    private static List<SandboxMount> MachineRootMounts(HostPlan plan)
+    {
+        var mounts = new List<SandboxMount>();
+        foreach (var dir in SystemDirectories)
+        {
+            var info = new DirectoryInfo(dir);
+            if (info.LinkTarget is { } target)
+            {
+                mounts.Add(new SandboxMount.Symlink(target, dir));
+            }
+            else if (info.Exists)
+            {
+                mounts.Add(new SandboxMount.Bind(dir, dir, ReadOnly: true));
+            }
+        }
+
+        mounts.Add(new SandboxMount.Dir("/etc"));
+        foreach (var name in EtcAllowList)
+        {
+            var path = "/etc/" + name;
+            if (File.Exists(path) || Directory.Exists(path))
+            {
+                mounts.Add(new SandboxMount.Bind(path, path, ReadOnly: true));
+            }
+        }
+
+        mounts.AddRange(
+        [
+            new SandboxMount.Dev("/dev"),
+            new SandboxMount.Proc("/proc"),
+            new SandboxMount.Tmpfs("/tmp"),
+            new SandboxMount.Tmpfs("/opt"),
+            new SandboxMount.Bind(plan.HostDirectory, "/opt/ml", ReadOnly: false),
+        ]);
+        return mounts;
+    }
 
     /// <summary>CheckpointConfig.LocalPath when it is not /opt/ml/checkpoints, and the host's /etc/hosts.</summary>
     private static void AddHostMounts(HostPlan plan, string hostsFile, List<SandboxMount> mounts)
@@ -69,9 +115,10 @@ public static class SandboxCommand
         };
     }
 
-    /// <summary>True when <paramref name="path"/> is hidden in a sandbox (beneath its fresh <c>/tmp</c> or <c>/opt</c>).</summary>
+    /// <summary>True when <paramref name="path"/> is not in a local sandbox unless bound there (outside the system directories).</summary>
     public static bool HiddenInSandbox(string path) =>
-        path.StartsWith("/tmp/", StringComparison.Ordinal) || path.StartsWith("/opt/", StringComparison.Ordinal);
+        !SystemDirectories.Any(d => path == d || path.StartsWith(d + "/", StringComparison.Ordinal))
+        && !EtcAllowList.Any(e => path == "/etc/" + e || path.StartsWith("/etc/" + e + "/", StringComparison.Ordinal));
 
     /// <summary>A plain child process in a session of its own (no sandbox): setsid when the machine has it.</summary>
     public static (string FileName, List<string> Arguments) InSession(IReadOnlyList<string> argv) =>
@@ -144,6 +191,9 @@ public static class SandboxCommand
                     break;
                 case SandboxMount.Dir d:
                     args.AddRange(["--dir", d.Destination]);
+                    break;
+                case SandboxMount.Symlink l:
+                    args.AddRange(["--symlink", l.Target, l.Destination]);
                     break;
             }
         }

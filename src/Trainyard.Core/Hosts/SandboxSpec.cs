@@ -45,4 +45,7 @@ public abstract record SandboxMount(string Destination)
     public sealed record Proc(string Destination) : SandboxMount(Destination);
 
     public sealed record Dir(string Destination) : SandboxMount(Destination);
+
+    /// <summary>A symbolic link at <paramref name="Destination"/> pointing to <paramref name="Target"/> (merged-/usr's <c>/bin → usr/bin</c>).</summary>
+    public sealed record Symlink(string Target, string Destination) : SandboxMount(Destination);
 }
