@@ -40,6 +40,12 @@ public sealed record TrainyardOptions
     /// </summary>
     public IReadOnlyList<string> CredentialsFiles { get; init; } = [];
 
+    /// <summary>
+    /// Stop every running job when the server shuts down, also on executors whose hosts outlive it (Slurm),
+    /// which are otherwise left running for the next start to follow (<c>serve --stop-jobs-on-exit</c>).
+    /// </summary>
+    public bool StopJobsOnExit { get; init; }
+
     /// <summary>A PEM certificate (and <see cref="TlsKey"/>, its PEM private key) to serve HTTPS with; null serves HTTP.</summary>
     public string? TlsCertificate { get; init; }
 

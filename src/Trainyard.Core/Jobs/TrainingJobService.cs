@@ -418,7 +418,7 @@ public sealed partial class TrainingJobService : IAsyncDisposable
         Scheduler.Close();
         await _shutdown.CancelAsync().ConfigureAwait(false);
         await _schedulerLoop.ConfigureAwait(false);
-        if (Executor is IReattachingExecutor)
+        if (Executor is IReattachingExecutor && !Options.StopJobsOnExit)
         {
             return;
         }

@@ -15,9 +15,10 @@ internal static class ServeCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var allowAnonymous = new Option<bool>("--allow-anonymous") { Description = "Listen on a non-loopback --bind address without --credentials-file (anyone who reaches the port can run any program as this server's user)" };
+        var stopJobsOnExit = new Option<bool>("--stop-jobs-on-exit") { Description = "Stop every running job when the server stops, also Slurm jobs (which are otherwise left running for the next start to follow)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "Serve HTTPS with this PEM certificate (with --tls-key)" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert" };
-        var command = new Command("serve", "Serve SageMaker's training API (AWS JSON 1.1) for the AWS CLI, boto3 and the SDKs (--endpoint-url)") { port, bind, credentialsFile, allowAnonymous, tlsCert, tlsKey };
+        var command = new Command("serve", "Serve SageMaker's training API (AWS JSON 1.1) for the AWS CLI, boto3 and the SDKs (--endpoint-url)") { port, bind, credentialsFile, allowAnonymous, stopJobsOnExit, tlsCert, tlsKey };
         CommonOptions.AddServerOptions(command);
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -46,6 +47,7 @@ internal static class ServeCommand
                 CredentialsFiles = [.. credentials.Select(Path.GetFullPath)],
                 TlsCertificate = result.GetValue(tlsCert) is { } cert ? Path.GetFullPath(cert) : null,
                 TlsKey = result.GetValue(tlsKey) is { } key ? Path.GetFullPath(key) : null,
+                StopJobsOnExit = result.GetValue(stopJobsOnExit),
             };
             TrainyardServer started;
             try
@@ -72,7 +74,9 @@ internal static class ServeCommand
                 : "Requests are not authenticated (give --credentials-file to require signatures).");
             Console.Error.WriteLine($"Try: aws sagemaker list-training-jobs --endpoint-url {server.Address}");
             await server.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
-            Console.Error.WriteLine("Shutting down: stopping running jobs.");
+            Console.Error.WriteLine(options.Executor == "local" || options.StopJobsOnExit
+                ? "Shutting down: stopping running jobs."
+                : $"Shutting down: jobs on the {options.Executor} executor keep running, and the next start follows them (--stop-jobs-on-exit stops them).");
             return 0;
         });
         return command;

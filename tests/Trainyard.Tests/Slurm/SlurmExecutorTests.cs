@@ -246,6 +246,27 @@ public sealed class SlurmExecutorTests
         Assert.Equal("saved\n", model["algo-1.txt"]);
     }
 
+    /// <summary>With StopJobsOnExit (serve --stop-jobs-on-exit) a server that shuts down stops its Slurm jobs instead of leaving them for the next start.</summary>
+    [Fact]
+    public async Task StopJobsOnExit_ShuttingDown_StopsTheSlurmJobAndUploadsItsModel()
+    {
+        SlurmCluster.Require();
+        using var home = new TempDirectory("slurm-stop-on-exit");
+        using var dir = new TempDirectory();
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\ntrap 'echo saved > /opt/ml/model/$SM_CURRENT_HOST.txt; exit 0' TERM\nwhile :; do sleep 0.1; done\n");
+        var name = TestJobs.UniqueName("slurm-exit");
+        var server = await TestServer.StartAsync(o => o with { Executor = "slurm", StopJobsOnExit = true }, home, SlurmCluster.Executors());
+        await server.CreateAsync(TestJobs.Request(name, image));
+        await server.WaitForSecondaryAsync(name, "Training", TimeSpan.FromSeconds(60));
+        await server.Server.DisposeAsync();
+
+        await using var restarted = await SlurmCluster.StartServerAsync(home);
+        var job = await restarted.DescribeAsync(name);
+        Assert.Equal("Stopped", job["TrainingJobStatus"]!.GetValue<string>());
+        var model = TarGz.Entries(Path.Combine(restarted.Objects, "out", "models", name, "output", "model.tar.gz"));
+        Assert.Equal("saved\n", model["algo-1.txt"]);
+    }
+
     [Fact]
     public async Task TaskNiceness_LowersTheHostRuntimeAndItsSession_NotTheAlgorithm()
     {
