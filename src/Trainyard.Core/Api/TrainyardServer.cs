@@ -62,7 +62,8 @@ public sealed class TrainyardServer : IAsyncDisposable
         IReadOnlyDictionary<string, Func<IServiceProvider, IExecutor>>? executors)
     {
         Directory.CreateDirectory(options.Home);
-        var hostIdentity = Auth.HostIdentity.Of(options.Home);
+        // Only a server that checks signatures needs an identity for its hosts (a file in the home, made once).
+        var hostIdentity = options.CredentialsFiles.Count > 0 ? Auth.HostIdentity.Of(options.Home) : null;
         // The host's defaults would watch the current directory's whole tree for appsettings changes (one
         // inotify watch per directory, and an event per write: a job home under it sent every 256 KiB a 1 GiB
         // download wrote to a watcher thread). Trainyard has no appsettings: its content root is its own
@@ -140,7 +141,7 @@ public sealed class TrainyardServer : IAsyncDisposable
         if (options.CredentialsFiles.Count > 0)
         {
             credentials = new Auth.CredentialFiles(options.CredentialsFiles);
-            credentials.Add(hostIdentity.AccessKeyId, hostIdentity.Secret);
+            credentials.Add(hostIdentity!.AccessKeyId, hostIdentity.Secret);
             builder.Services.AddSingleton(new Auth.SigV4Verifier(credentials, TimeProvider.System));
         }
 
@@ -160,7 +161,7 @@ public sealed class TrainyardServer : IAsyncDisposable
             // Hosts reach the embedded store's S3 API on the server's port: on loopback as bound, through the
             // machine's name when the server listens on every address (hosts on other Slurm nodes).
             var host = server.Address.Host is "0.0.0.0" or "[::]" or "::" ? System.Net.Dns.GetHostName() : server.Address.Host;
-            jobs.ServeStoreAt(new UriBuilder(server.Address) { Host = host }.Uri, options.CredentialsFiles.Count > 0 ? hostIdentity : null);
+            jobs.ServeStoreAt(new UriBuilder(server.Address) { Host = host }.Uri, hostIdentity);
         }
         return server;
     }

@@ -332,10 +332,7 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
         }
 
         var location = new S3Location(upload.Bucket, upload.Key);
-        if (store.ConflictOf(location) is { } conflict)
-        {
-            throw new ObjectStoreException(conflict);
-        }
+        store.RefuseConflict(location);
 
         var dir = DirectoryOf(upload.UploadId);
         var md5s = new byte[parts.Count * 16];
@@ -347,7 +344,8 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
         var etag = $"{Convert.ToHexStringLower(MD5.HashData(md5s))}-{parts.Count}";
         var size = parts.Sum(p => p.Size);
         var last = parts[^1];
-        var inPlace = PartSize(dir) is { } partSize
+        var assemblyPartSize = PartSize(dir);
+        var inPlace = assemblyPartSize is not null
             && parts.Take(parts.Count - 1).Select((p, i) => p.Placed && p.PartNumber == i + 1).All(ok => ok)
             && (!last.Placed || last.PartNumber == parts.Count);
         string temp;
@@ -372,12 +370,11 @@ public sealed class LocalMultipartUploads(LocalObjectStore store)
             {
                 using var output = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write);
                 long offset = 0;
-                var assemblyPartSize = PartSize(dir) ?? 0;
                 foreach (var part in parts)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     using var input = File.OpenHandle(Path.Combine(dir, part.Placed ? AssemblyFile : PartName(part.PartNumber)), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                    var from = part.Placed ? (part.PartNumber - 1) * assemblyPartSize : 0;
+                    var from = part.Placed ? (part.PartNumber - 1) * assemblyPartSize!.Value : 0;
                     var at = offset;
                     await Task.Run(() => Copy(input, from, output, at, part.Size), cancellationToken).ConfigureAwait(false);
                     offset += part.Size;

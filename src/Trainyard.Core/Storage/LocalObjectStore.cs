@@ -94,9 +94,22 @@ public sealed class LocalObjectStore : IObjectStore
     /// Why the object at <paramref name="location"/> cannot be written beside the objects already stored: a
     /// directory store cannot hold both <c>x</c> and <c>x/y</c>. Null when it can be written.
     /// </summary>
-    public string? ConflictOf(S3Location location)
+    public string? ConflictOf(S3Location location) => ConflictOf(location, PathOf(location));
+
+    /// <summary>Throws the conflict <see cref="ConflictOf(S3Location)"/> names, if any.</summary>
+    /// <exception cref="ObjectStoreException">With <see cref="ObjectStoreException.IsKeyConflict"/>.</exception>
+    public void RefuseConflict(S3Location location) => RefuseConflict(location, PathOf(location));
+
+    private void RefuseConflict(S3Location location, string path)
     {
-        var path = PathOf(location);
+        if (ConflictOf(location, path) is { } conflict)
+        {
+            throw new ObjectStoreException(conflict) { IsKeyConflict = true };
+        }
+    }
+
+    private string? ConflictOf(S3Location location, string path)
+    {
         if (location.IsFile)
         {
             return null;
@@ -134,11 +147,7 @@ public sealed class LocalObjectStore : IObjectStore
     public void Commit(string temp, S3Location location, ObjectMetadata? metadata)
     {
         var destination = PathOf(location);
-        if (ConflictOf(location) is { } conflict)
-        {
-            throw new ObjectStoreException(conflict);
-        }
-
+        RefuseConflict(location, destination);
         metadata?.TryWrite(temp);
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
         File.Move(temp, destination, overwrite: true);
@@ -320,11 +329,7 @@ public sealed class LocalObjectStore : IObjectStore
     public async Task<long> UploadAsync(S3Location location, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         var destination = PathOf(location);
-        if (ConflictOf(location) is { } conflict)
-        {
-            throw new ObjectStoreException(conflict);
-        }
-
+        RefuseConflict(location, destination);
         var tempDir = location.IsFile ? Path.GetDirectoryName(destination)! : TempDirectory;
         Directory.CreateDirectory(tempDir);
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);

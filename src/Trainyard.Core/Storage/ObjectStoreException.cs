@@ -12,4 +12,7 @@ public sealed class ObjectStoreException : Exception
         : base(message, inner)
     {
     }
+
+    /// <summary>The key cannot be written beside the objects already stored (a directory store cannot hold both <c>x</c> and <c>x/y</c>).</summary>
+    public bool IsKeyConflict { get; init; }
 }

@@ -209,6 +209,16 @@ public sealed class SlurmExecutorTests
         Assert.Equal("finished\n", model["algo-2.txt"]);
     }
 
+    /// <summary>An algorithm that trains until SIGTERM and then saves its model (algo-N.txt, "saved").</summary>
+    private static string SavesModelOnSigterm(TempDirectory dir) =>
+        TestJobs.Algorithm(dir, "#!/bin/sh\ntrap 'echo saved > /opt/ml/model/$SM_CURRENT_HOST.txt; exit 0' TERM\nwhile :; do sleep 0.1; done\n");
+
+    private static void AssertSavedModelUploaded(TestServer server, string name)
+    {
+        var model = TarGz.Entries(Path.Combine(server.Objects, "out", "models", name, "output", "model.tar.gz"));
+        Assert.Equal("saved\n", model["algo-1.txt"]);
+    }
+
     /// <summary>
     /// A host that outlives its server enforces MaxRuntimeInSeconds itself: with the server down past the
     /// deadline, the host stops its algorithm (SIGTERM, which saves the model) and reports that it timed out;
@@ -220,7 +230,7 @@ public sealed class SlurmExecutorTests
         SlurmCluster.Require();
         using var home = new TempDirectory("slurm-deadline");
         using var dir = new TempDirectory();
-        var image = TestJobs.Algorithm(dir, "#!/bin/sh\ntrap 'echo saved > /opt/ml/model/$SM_CURRENT_HOST.txt; exit 0' TERM\nwhile :; do sleep 0.1; done\n");
+        var image = SavesModelOnSigterm(dir);
         var name = TestJobs.UniqueName("slurm-deadline");
         var request = TestJobs.Request(name, image, maxRuntime: 4);
         var port = ServeProcess.FreePort();
@@ -242,8 +252,7 @@ public sealed class SlurmExecutorTests
         var job = await restarted.WaitForEndAsync(name, TimeSpan.FromSeconds(60));
         Assert.Equal("Stopped", job["TrainingJobStatus"]!.GetValue<string>());
         Assert.Equal("MaxRuntimeExceeded", job["SecondaryStatus"]!.GetValue<string>());
-        var model = TarGz.Entries(Path.Combine(restarted.Objects, "out", "models", name, "output", "model.tar.gz"));
-        Assert.Equal("saved\n", model["algo-1.txt"]);
+        AssertSavedModelUploaded(restarted, name);
     }
 
     /// <summary>With StopJobsOnExit (serve --stop-jobs-on-exit) a server that shuts down stops its Slurm jobs instead of leaving them for the next start.</summary>
@@ -253,7 +262,7 @@ public sealed class SlurmExecutorTests
         SlurmCluster.Require();
         using var home = new TempDirectory("slurm-stop-on-exit");
         using var dir = new TempDirectory();
-        var image = TestJobs.Algorithm(dir, "#!/bin/sh\ntrap 'echo saved > /opt/ml/model/$SM_CURRENT_HOST.txt; exit 0' TERM\nwhile :; do sleep 0.1; done\n");
+        var image = SavesModelOnSigterm(dir);
         var name = TestJobs.UniqueName("slurm-exit");
         var server = await TestServer.StartAsync(o => o with { Executor = "slurm", StopJobsOnExit = true }, home, SlurmCluster.Executors());
         await server.CreateAsync(TestJobs.Request(name, image));
@@ -263,8 +272,7 @@ public sealed class SlurmExecutorTests
         await using var restarted = await SlurmCluster.StartServerAsync(home);
         var job = await restarted.DescribeAsync(name);
         Assert.Equal("Stopped", job["TrainingJobStatus"]!.GetValue<string>());
-        var model = TarGz.Entries(Path.Combine(restarted.Objects, "out", "models", name, "output", "model.tar.gz"));
-        Assert.Equal("saved\n", model["algo-1.txt"]);
+        AssertSavedModelUploaded(restarted, name);
     }
 
     [Fact]

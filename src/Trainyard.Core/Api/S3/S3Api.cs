@@ -59,8 +59,7 @@ public sealed partial class S3Api
         catch (ObjectStoreException e) when (!context.Response.HasStarted)
         {
             // The store refused the key (it cannot be a path below the bucket) or the key conflicts with another.
-            var conflict = e.Message.Contains("cannot also be a prefix", StringComparison.Ordinal);
-            await WriteErrorAsync(context, new S3Exception(conflict ? "KeyConflict" : "InvalidArgument", conflict ? 409 : 400, e.Message), bucket, key, requestId).ConfigureAwait(false);
+            await WriteErrorAsync(context, new S3Exception(e.IsKeyConflict ? "KeyConflict" : "InvalidArgument", e.IsKeyConflict ? 409 : 400, e.Message), bucket, key, requestId).ConfigureAwait(false);
         }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {

@@ -94,7 +94,7 @@ public static class S3Payload
         string? algorithm = null, claimed = null;
         foreach (var header in headers)
         {
-            if (S3Checksums.AlgorithmOf(header.Key) is { } a && header.Key != "x-amz-checksum-type")
+            if (S3Checksums.AlgorithmOf(header.Key) is { } a)
             {
                 algorithm = a;
                 claimed = header.Value.ToString();
