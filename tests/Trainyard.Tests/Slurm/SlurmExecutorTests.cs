@@ -232,7 +232,9 @@ public sealed class SlurmExecutorTests
         using var dir = new TempDirectory();
         var image = SavesModelOnSigterm(dir);
         var name = TestJobs.UniqueName("slurm-deadline");
-        var request = TestJobs.Request(name, image, maxRuntime: 4);
+        // Long enough that the server is killed before its own MaxRuntime timer fires (reaching Training can take
+        // seconds on a loaded machine; the server would then stop the job itself, not the host).
+        var request = TestJobs.Request(name, image, maxRuntime: 15);
         var port = ServeProcess.FreePort();
         var events = Path.Combine(home.Path, "jobs", name, "hosts", "algo-1.events.jsonl");
         using (var serve = ServeProcess.Start(home.Path, port, "--executor", "slurm", "--stop-grace-seconds", "3"))
