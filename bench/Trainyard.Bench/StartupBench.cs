@@ -11,6 +11,10 @@ namespace Trainyard.Bench;
 /// <c>scriptmode</c> compares <c>site</c> (the same Python program as an executable <c>train</c>, with its
 /// site import) with <c>script</c> (a SageMaker framework image in script mode: the program in a
 /// sourcedir.tar.gz fetched from the store, run as <c>python3 train.py</c> with the toolkit's environment).
+/// A fourth argument picks how local hosts run: <c>process</c> (a <c>trainyard host</c> process per host, the
+/// default of <c>serve</c> and <c>run</c>: the ReadyToRun build <c>./trainyard</c> makes, or
+/// <c>$TRAINYARD_EXECUTABLE</c>), <c>inprocess</c> (<c>--hosts-in-process</c>), or <c>both</c> (round-robin, one
+/// server each).
 /// </summary>
 internal static class StartupBench
 {
@@ -21,12 +25,28 @@ internal static class StartupBench
             ? args[1] switch { "both" => new[] { "sh", "python" }, "scriptmode" => ["site", "script"], var one => [one] }
             : ["sh", "python"];
         var withChannel = args.Length <= 2 || args[2] != "nochannel";
+        var modes = args.Length > 3 ? args[3] switch { "both" => new[] { "inprocess", "process" }, var one => [one] } : ["process"];
         var root = Path.Combine(Path.GetTempPath(), "trainyard-bench-startup-" + Environment.ProcessId);
         Directory.CreateDirectory(root);
+        var servers = new List<(string Mode, TrainyardServer Server, HttpClient Http)>();
         try
         {
-            await using var server = await TrainyardServer.StartAsync(new TrainyardOptions { Home = Path.Combine(root, "home") });
-            using var http = new HttpClient { BaseAddress = server.Address };
+            foreach (var mode in modes)
+            {
+                var home = Path.Combine(root, "home-" + mode);
+                WriteSourceDirectory(Path.Combine(home, "objects", "bench", "source", "sourcedir.tar.gz"));
+                var data = Path.Combine(home, "objects", "bench", "empty-channel");
+                Directory.CreateDirectory(data);
+                File.WriteAllText(Path.Combine(data, "tiny.csv"), "1\n");
+                var server = await TrainyardServer.StartAsync(new TrainyardOptions
+                {
+                    Home = home,
+                    HostExecutable = mode == "process" ? HostExecutable() : null,
+                    StopJobsOnExit = true,
+                });
+                servers.Add((mode, server, new HttpClient { BaseAddress = server.Address }));
+            }
+
             var images = new Dictionary<string, string>
             {
                 // Bash's EPOCHREALTIME is read without starting another process.
@@ -35,42 +55,69 @@ internal static class StartupBench
                 ["site"] = WriteImage(root, "site", "#!/usr/bin/python3\n" + PythonProgram),
                 ["script"] = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
             };
-            WriteSourceDirectory(Path.Combine(root, "home", "objects", "bench", "source", "sourcedir.tar.gz"));
-            var data = Path.Combine(root, "home", "objects", "bench", "empty-channel");
-            Directory.CreateDirectory(data);
-            File.WriteAllText(Path.Combine(data, "tiny.csv"), "1\n");
-
-            // Warm up (JIT, the sandbox, the page cache), then the kinds round-robin: run 1 of each, run 2 …
-            foreach (var kind in kinds)
-            {
-                for (var i = 0; i < 3; i++)
-                {
-                    await MeasureAsync(http, server, images[kind], withChannel, $"warm-{kind}-{i}", kind == "script");
-                }
-            }
-
-            var samples = kinds.ToDictionary(k => k, _ => new List<double>());
-            for (var i = 0; i < runs; i++)
+            // Warm up (JIT, the sandbox, the page cache), then round-robin: run 1 of each kind on each server, run 2 …
+            foreach (var (mode, server, http) in servers)
             {
                 foreach (var kind in kinds)
                 {
-                    samples[kind].Add(await MeasureAsync(http, server, images[kind], withChannel, $"run-{kind}-{i}", kind == "script"));
+                    for (var i = 0; i < 3; i++)
+                    {
+                        await MeasureAsync(http, server, images[kind], withChannel, $"warm-{kind}-{i}", kind == "script");
+                    }
                 }
             }
 
-            foreach (var kind in kinds)
+            var samples = servers.SelectMany(s => kinds.Select(k => (s.Mode, k))).ToDictionary(x => x, _ => new List<double>());
+            for (var i = 0; i < runs; i++)
             {
-                var sorted = samples[kind].Order().ToList();
+                foreach (var (mode, server, http) in servers)
+                {
+                    foreach (var kind in kinds)
+                    {
+                        samples[(mode, kind)].Add(await MeasureAsync(http, server, images[kind], withChannel, $"run-{kind}-{i}", kind == "script"));
+                    }
+                }
+            }
+
+            foreach (var ((mode, kind), list) in samples)
+            {
+                var sorted = list.Order().ToList();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"startup algorithm={kind} channel={withChannel} runs={runs}: median {sorted[runs / 2]:F1} ms, p90 {sorted[(int)(runs * 0.9)]:F1} ms, min {sorted[0]:F1} ms, max {sorted[^1]:F1} ms"));
+                    $"startup hosts={mode} algorithm={kind} channel={withChannel} runs={runs}: median {sorted[runs / 2]:F1} ms, p90 {sorted[(int)(runs * 0.9)]:F1} ms, min {sorted[0]:F1} ms, max {sorted[^1]:F1} ms"));
             }
         }
         finally
         {
+            foreach (var (_, server, http) in servers)
+            {
+                http.Dispose();
+                await server.DisposeAsync();
+            }
+
             Directory.Delete(root, recursive: true);
         }
 
         return 0;
+    }
+
+    /// <summary>The trainyard executable users run: <c>$TRAINYARD_EXECUTABLE</c>, or the ReadyToRun build of <c>./trainyard</c>.</summary>
+    private static string HostExecutable()
+    {
+        if (Environment.GetEnvironmentVariable("TRAINYARD_EXECUTABLE") is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "artifacts", "bin", "trainyard");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException("No trainyard executable: run ./trainyard --help once (it builds artifacts/bin/trainyard) or set TRAINYARD_EXECUTABLE.");
     }
 
     private const string PythonProgram = "import time\nt = time.time()\nopen('/opt/ml/model/t', 'w').write(repr(t))\n";

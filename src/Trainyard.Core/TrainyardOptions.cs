@@ -46,6 +46,13 @@ public sealed record TrainyardOptions
     /// </summary>
     public bool StopJobsOnExit { get; init; }
 
+    /// <summary>
+    /// The <c>trainyard</c> executable the local executor starts each host with (<c>trainyard host</c>, a
+    /// process in a session of its own that outlives the server). Null runs hosts inside the server
+    /// (<c>--hosts-in-process</c>): they start a little sooner but end with it.
+    /// </summary>
+    public string? HostExecutable { get; init; }
+
     /// <summary>A PEM certificate (and <see cref="TlsKey"/>, its PEM private key) to serve HTTPS with; null serves HTTP.</summary>
     public string? TlsCertificate { get; init; }
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Trainyard.Executors;
 using Trainyard.Hosts;
@@ -37,46 +36,16 @@ public sealed partial class SlurmExecutor(SlurmOptions options, ILogger<SlurmExe
     public static string JobName(string trainingJob) => "trainyard-" + trainingJob;
 
     /// <summary>The trainyard executable for the tasks: the configured one, or the one running this server.</summary>
-    public static string FindTrainyard(SlurmOptions options)
-    {
-        if (options.TrainyardExecutable is { } configured)
-        {
-            return configured;
-        }
-
-        if (Environment.ProcessPath is { } self && Path.GetFileName(self) == "trainyard")
-        {
-            return self;
-        }
-
-        var beside = Path.Combine(AppContext.BaseDirectory, "trainyard");
-        return File.Exists(beside) ? beside : throw new InvalidOperationException("Cannot find the trainyard executable for Slurm tasks; set --slurm-trainyard PATH.");
-    }
+    public static string FindTrainyard(SlurmOptions options) =>
+        HostPlanFile.FindTrainyard(options.TrainyardExecutable)
+        ?? throw new InvalidOperationException("Cannot find the trainyard executable for Slurm tasks; set --slurm-trainyard PATH.");
 
     internal static string WriteJobFiles(SlurmOptions options, IReadOnlyList<HostPlan> hosts)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.TaskNiceness);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.TaskNiceness, 19);
-        var jobDirectory = Path.GetDirectoryName(Path.GetDirectoryName(hosts[0].HostDirectory)!)!;
-        Directory.CreateDirectory(jobDirectory);
-        var plan = Path.Combine(jobDirectory, "plan.json");
-
-        // The plan carries the hosts' environment — the store's credentials among it — so only the server's
-        // user (whom Slurm runs the tasks as) may read it: written 0600 before a byte is in it, then renamed.
-        var temp = plan + ".tmp";
-        File.Delete(temp);
-        using (var stream = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
-        {
-            stream.Write(JsonSerializer.SerializeToUtf8Bytes(hosts.ToList(), HostsJsonContext.Default.ListHostPlan));
-        }
-
-        File.Move(temp, plan, overwrite: true);
-        var stop = hosts[0].StopPath;
-        if (File.Exists(stop))
-        {
-            File.Delete(stop);
-        }
-
+        var plan = HostPlanFile.Write(hosts);
+        var jobDirectory = Path.GetDirectoryName(plan)!;
         var script = Path.Combine(jobDirectory, "slurm-job.sh");
         var exe = FindTrainyard(options);
         var sb = new StringBuilder();

@@ -111,7 +111,9 @@ public sealed class TrainyardServer : IAsyncDisposable
         // Executors register by name; the options pick one, and an unknown name fails at start-up.
         var known = new Dictionary<string, Func<IServiceProvider, IExecutor>>(StringComparer.Ordinal)
         {
-            ["local"] = sp => new LocalExecutor(objects, sp.GetRequiredService<ILoggerFactory>()),
+            ["local"] = sp => options.HostExecutable is { } trainyard
+                ? new LocalProcessExecutor(trainyard, sp.GetRequiredService<ILoggerFactory>())
+                : new LocalExecutor(objects, sp.GetRequiredService<ILoggerFactory>()),
         };
         foreach (var (name, factory) in executors ?? new Dictionary<string, Func<IServiceProvider, IExecutor>>())
         {

@@ -34,8 +34,8 @@ public sealed class HostFollower(HostPlan plan, IHostEvents events)
 
     private string CursorPath => Path.Combine(Path.GetDirectoryName(plan.EventsPath)!, plan.HostName + ".follower.json");
 
-    /// <summary>Reads what is new in the files; cheap when nothing is.</summary>
-    public void Poll()
+    /// <summary>Reads what is new in the files; cheap when nothing is. True when there was something.</summary>
+    public bool Poll()
     {
         if (!_resumed)
         {
@@ -100,6 +100,8 @@ public sealed class HostFollower(HostPlan plan, IHostEvents events)
             events.Flush();
             SaveCursor();
         }
+
+        return consumed > 0;
     }
 
     // Where an earlier follower of this host (before a restart) stopped.

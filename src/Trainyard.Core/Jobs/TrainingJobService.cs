@@ -369,6 +369,13 @@ public sealed partial class TrainingJobService : IAsyncDisposable
             Store.Apply(job.Name, JobEvent.Fail(reason));
             LogRecovered(_logger, job.Name, job.SecondaryStatus);
 
+            // Hosts that outlived the server and are not followed stop themselves (each watches this file).
+            var hosts = Path.Combine(Options.JobDirectory(job.Name), "hosts");
+            if (Directory.Exists(hosts))
+            {
+                File.WriteAllText(Path.Combine(hosts, "stop"), "stop\n");
+            }
+
             // FastFile mounts of its hosts, if their watchdogs died with the server.
             DataPlane.FastFile.FastFileMount.UnmountStale(Options.JobDirectory(job.Name), _logger);
         }

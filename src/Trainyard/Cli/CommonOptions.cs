@@ -79,6 +79,11 @@ internal static class CommonOptions
         Description = "Run algorithms as plain processes even where bubblewrap is installed",
     };
 
+    public static readonly Option<bool> HostsInProcess = new("--hosts-in-process")
+    {
+        Description = "Run local hosts inside the server instead of as `trainyard host` processes: they start sooner but end with the server, which cannot follow them again after a restart",
+    };
+
     public static readonly Option<string> Endpoint = new("--endpoint-url")
     {
         Description = "The Trainyard server (default: $TRAINYARD_ENDPOINT or http://127.0.0.1:8080)",
@@ -155,6 +160,7 @@ internal static class CommonOptions
         command.Options.Add(MaxInstances);
         command.Options.Add(Capacity);
         command.Options.Add(NoSandbox);
+        command.Options.Add(HostsInProcess);
     }
 
     /// <summary>The image map: <c>--image NAME=TARGET</c> flags, then <c>&lt;home&gt;/images.json</c>.</summary>
@@ -269,6 +275,9 @@ internal static class CommonOptions
             Capacity = capacity,
             Sandbox = !result.GetValue(NoSandbox),
             Executor = result.GetValue(Executor)!,
+            // Each local host is a `trainyard host` process, as on Slurm, unless asked otherwise; without an
+            // executable to start (a build without the apphost) hosts run in the server.
+            HostExecutable = result.GetValue(HostsInProcess) ? null : Trainyard.Executors.HostPlanFile.FindTrainyard(),
         };
     }
 }

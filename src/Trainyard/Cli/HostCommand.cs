@@ -29,7 +29,17 @@ internal static class HostCommand
             var niceSession = CpuPriority.OwnNiceness() is > 0 and var niceness
                 ? CpuPriority.LowerSessionAsync(niceness, TimeSpan.FromSeconds(10), CancellationToken.None)
                 : Task.FromResult(true);
-            var plans = JsonSerializer.Deserialize(await File.ReadAllTextAsync(result.GetValue(planFile)!, CancellationToken.None).ConfigureAwait(false), HostsJsonContext.Default.ListHostPlan)!;
+            List<HostPlan> plans;
+            try
+            {
+                plans = JsonSerializer.Deserialize(await File.ReadAllTextAsync(result.GetValue(planFile)!, CancellationToken.None).ConfigureAwait(false), HostsJsonContext.Default.ListHostPlan)
+                    ?? throw new CliException($"The plan {result.GetValue(planFile)} is empty.");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+            {
+                throw new CliException($"Cannot read the plan {result.GetValue(planFile)}: {e.Message}");
+            }
+
             var name = result.GetValue(host)
                 ?? (int.TryParse(Environment.GetEnvironmentVariable("SLURM_PROCID"), out var procId) ? $"algo-{procId + 1}" : throw new CliException("Give --host, or run under srun (SLURM_PROCID)."));
             var plan = plans.SingleOrDefault(p => p.HostName == name) ?? throw new CliException($"The plan has no host {name}.");
@@ -45,6 +55,8 @@ internal static class HostCommand
                 _ => throw new CliException($"Object store '{plan.ObjectStore}' is not available in this build."),
             };
 
+            // Held while this process lives: a server that restarts tells a running host from a vanished one by it.
+            using var alive = HostLock.Acquire(plan);
             using var events = new HostEventWriter(plan.EventsPath);
             events.OnNode(Environment.GetEnvironmentVariable("SLURMD_NODENAME") ?? Environment.MachineName);
             using var stop = new CancellationTokenSource();
