@@ -222,6 +222,9 @@ internal sealed class LocalJobMonitor
 
             await FollowAsync(handles, stopState, stop).ConfigureAwait(false);
         }, _logger, CancellationToken.None).ConfigureAwait(false);
+
+        // Every host has ended: a FastFile mount still there belonged to one that died without unmounting.
+        DataPlane.FastFile.FastFileMount.UnmountStale(Path.GetDirectoryName(HostPlanFile.PathOf(_hosts))!, _logger);
     }
 
     private sealed class StopState

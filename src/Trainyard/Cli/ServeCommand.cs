@@ -15,7 +15,7 @@ internal static class ServeCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var allowAnonymous = new Option<bool>("--allow-anonymous") { Description = "Listen on a non-loopback --bind address without --credentials-file (anyone who reaches the port can run any program as this server's user)" };
-        var stopJobsOnExit = new Option<bool>("--stop-jobs-on-exit") { Description = "Stop every running job when the server stops, also Slurm jobs (which are otherwise left running for the next start to follow)" };
+        var stopJobsOnExit = new Option<bool>("--stop-jobs-on-exit") { Description = "Stop every running job when the server stops, local or Slurm (they are otherwise left running for the next start to follow)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "Serve HTTPS with this PEM certificate (with --tls-key)" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert" };
         var command = new Command("serve", "Serve SageMaker's training API (AWS JSON 1.1) for the AWS CLI, boto3 and the SDKs (--endpoint-url)") { port, bind, credentialsFile, allowAnonymous, stopJobsOnExit, tlsCert, tlsKey };
@@ -74,9 +74,9 @@ internal static class ServeCommand
                 : "Requests are not authenticated (give --credentials-file to require signatures).");
             Console.Error.WriteLine($"Try: aws sagemaker list-training-jobs --endpoint-url {server.Address}");
             await server.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
-            Console.Error.WriteLine(options.Executor == "local" || options.StopJobsOnExit
+            Console.Error.WriteLine(options.StopJobsOnExit || (options.Executor == "local" && options.HostExecutable is null)
                 ? "Shutting down: stopping running jobs."
-                : $"Shutting down: jobs on the {options.Executor} executor keep running, and the next start follows them (--stop-jobs-on-exit stops them).");
+                : $"Shutting down: running jobs ({options.Executor} executor) keep running, and the next start follows them (--stop-jobs-on-exit stops them).");
             return 0;
         });
         return command;

@@ -134,7 +134,9 @@ while True:
         var image = TestJobs.Algorithm(dir, "#!/bin/sh\nhead -c 10 /opt/ml/input/data/train/a.bin > /dev/null && echo ready\nwhile :; do sleep 0.1; done\n");
         var port = FreePort();
         var psi = new ProcessStartInfo(TrainyardCli.Executable) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "serve", "--home", home.Path, "--port", port.ToString(CultureInfo.InvariantCulture) })
+        // Hosts inside the server, so that the mounts' FUSE daemons die with it (with host processes they go
+        // on: the next test).
+        foreach (var a in new[] { "serve", "--home", home.Path, "--port", port.ToString(CultureInfo.InvariantCulture), "--hosts-in-process" })
         {
             psi.ArgumentList.Add(a);
         }
@@ -188,6 +190,47 @@ while True:
                 serve.Kill(entireProcessTree: true);
             }
         }
+    }
+
+    [Fact]
+    public async Task Server_Killed_FastFileJobOnHostProcesses_KeepsReadingItsMount_TheNextServerFollowsAndStopsIt()
+    {
+        using var home = new TempDirectory("ffhosts");
+        using var dir = new TempDirectory();
+        var data = Path.Combine(home.Path, "objects", "data", "ff");
+        Directory.CreateDirectory(data);
+        await File.WriteAllBytesAsync(Path.Combine(data, "a.bin"), new byte[123_456]);
+        // Reads the mount once a second, saying so, until stopped.
+        var image = TestJobs.Algorithm(dir, "#!/bin/sh\nwhile :; do head -c 10 /opt/ml/input/data/train/a.bin > /dev/null && echo read; sleep 0.2; done\n");
+        var name = TestJobs.UniqueName("ffhosts");
+        var port = FreePort();
+        using (var serve = ServeProcess.Start(home.Path, port, "--stop-grace-seconds", "1"))
+        {
+            var endpoint = new Uri($"http://127.0.0.1:{port}");
+            var request = TestJobs.Request(name, image, channels: [FastFile(TestJobs.Channel("train", "s3://data/ff/"))]);
+            await Poll.UntilAsync(() => CanCreate(endpoint, request), TimeSpan.FromSeconds(30), "trainyard serve to accept the job");
+            var logs = Path.Combine(home.Path, "jobs", name, "logs");
+            await Poll.UntilAsync(() => Directory.Exists(logs) && Directory.GetFiles(logs).Any(f => File.ReadAllText(f).Contains("read", StringComparison.Ordinal)),
+                TimeSpan.FromSeconds(30), "the algorithm to read the mount");
+            serve.Kill(); // SIGKILL to the server alone
+            await serve.WaitForExitAsync();
+        }
+
+        // The host process serves the mount: the algorithm goes on reading while no server is there.
+        var mountPoint = Assert.Single(MountsUnder(home.Path));
+        var log = Assert.Single(Directory.GetFiles(Path.Combine(home.Path, "jobs", name, "logs"), "algo-1-*.log"));
+        var reads = File.ReadAllText(log).Split('\n').Count(l => l == "read");
+        await Poll.UntilAsync(() => File.ReadAllText(log).Split('\n').Count(l => l == "read") > reads + 2 ? "" : null, TimeSpan.FromSeconds(20), "reads while the server is down");
+
+        await using var restarted = await TestServer.StartAsync(o => o with { HostExecutable = TrainyardCli.Executable, StopGracePeriod = TimeSpan.FromSeconds(1) }, home);
+        await restarted.WaitForSecondaryAsync(name, "Training");
+        var (status, _) = await restarted.CallAsync("StopTrainingJob", new JsonObject { ["TrainingJobName"] = name });
+        Assert.Equal(200, status);
+        var job = await restarted.WaitForEndAsync(name, TimeSpan.FromSeconds(60));
+        Assert.Equal("Stopped", job["TrainingJobStatus"]!.GetValue<string>());
+        Assert.Empty(MountsUnder(home.Path));
+        var listing = Task.Run(() => Directory.Exists(mountPoint) ? Directory.EnumerateFileSystemEntries(mountPoint).Count() : 0);
+        Assert.True(await Task.WhenAny(listing, Task.Delay(TimeSpan.FromSeconds(5))) == listing, "the mount point hangs");
     }
 
     [Fact]
