@@ -13,9 +13,25 @@ namespace Trainyard.Executors;
 /// host's lock). The hosts outlive the server: a restarted server follows them again from where it stopped
 /// reading (<see cref="Attach"/>), and a host whose process vanished meanwhile fails the job naming it.
 /// </summary>
-public sealed partial class LocalProcessExecutor(string trainyard, ILoggerFactory loggers) : IReattachingExecutor
+public sealed partial class LocalProcessExecutor : IReattachingExecutor, IDisposable
 {
-    private readonly ILogger _logger = loggers.CreateLogger<LocalProcessExecutor>();
+    private readonly ILogger _logger;
+    private readonly string trainyard;
+
+    /// <summary>Spare host processes, started warm ahead of need; a job's host takes one instead of starting cold.</summary>
+    private readonly Queue<Process> _standby = new();
+    private readonly Lock _standbyLock = new();
+    private readonly int _standbyCount;
+    private bool _disposed;
+
+    /// <param name="standby">How many warm spare host processes to keep (0: every host starts cold).</param>
+    public LocalProcessExecutor(string trainyard, ILoggerFactory loggers, int standby = 2)
+    {
+        this.trainyard = trainyard;
+        _logger = loggers.CreateLogger<LocalProcessExecutor>();
+        _standbyCount = standby;
+        Replenish();
+    }
 
     public string Name => "local";
 
@@ -86,7 +102,7 @@ public sealed partial class LocalProcessExecutor(string trainyard, ILoggerFactor
             {
                 handles[plan.HostName] = new HostHandle(pid, null);
             }
-            else if (FindHostProcess(planFile, plan.HostName) is { } found)
+            else if ((HostLock.Holder(plan) ?? FindHostProcess(planFile, plan)) is { } found)
             {
                 handles[plan.HostName] = new HostHandle(found, null);
             }
@@ -105,7 +121,7 @@ public sealed partial class LocalProcessExecutor(string trainyard, ILoggerFactor
     }
 
     /// <summary>The PID of a running <c>trainyard host</c> of <paramref name="planFile"/>'s <paramref name="host"/>, found in /proc.</summary>
-    private static int? FindHostProcess(string planFile, string host)
+    private static int? FindHostProcess(string planFile, HostPlan host)
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
@@ -123,6 +139,23 @@ public sealed partial class LocalProcessExecutor(string trainyard, ILoggerFactor
         var hostsDirectory = Directory.CreateDirectory(Path.GetDirectoryName(plan.EventsPath)!).FullName;
         var output = Path.Combine(hostsDirectory, plan.HostName + ".host.out");
         File.Delete(HostLock.PathOf(plan));
+        while (TakeStandby() is { } spare)
+        {
+            try
+            {
+                spare.StandardInput.Write(StandbyHost.Assignment(planFile, plan.HostName, output));
+                spare.StandardInput.Close();
+                Replenish();
+                return new HostHandle(spare.Id, spare);
+            }
+            catch (IOException)
+            {
+                // It died waiting: take the next, or start one cold.
+                spare.Dispose();
+            }
+        }
+
+        Replenish();
         // sh hands its PID on (exec): setsid gives the host a session of its own (it is not a group leader,
         // so setsid does not fork), and the host writes to a file, not to pipes that die with the server.
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
@@ -133,6 +166,77 @@ public sealed partial class LocalProcessExecutor(string trainyard, ILoggerFactor
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("The host process did not start.");
         return new HostHandle(process.Id, process);
+    }
+
+    private Process? TakeStandby()
+    {
+        lock (_standbyLock)
+        {
+            while (_standby.TryDequeue(out var spare))
+            {
+                if (!spare.HasExited)
+                {
+                    return spare;
+                }
+
+                spare.Dispose();
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>Starts spare hosts up to the standby count, in the background.</summary>
+    private void Replenish()
+    {
+        lock (_standbyLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            while (_standby.Count < _standbyCount)
+            {
+                // Its own session, as every host; its input is the server's pipe (end of input ends it).
+                var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardInput = true };
+                foreach (var arg in (string[])["-c", "exec setsid \"$@\" >/dev/null 2>&1", "sh", trainyard, "host", "--standby"])
+                {
+                    start.ArgumentList.Add(arg);
+                }
+
+                try
+                {
+                    _standby.Enqueue(Process.Start(start)!);
+                }
+                catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
+                {
+                    LogStandbyFailed(_logger, e, trainyard);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Ends the spare hosts (their input closes); the hosts of jobs go on.</summary>
+    public void Dispose()
+    {
+        lock (_standbyLock)
+        {
+            _disposed = true;
+            while (_standby.TryDequeue(out var spare))
+            {
+                try
+                {
+                    spare.StandardInput.Close();
+                }
+                catch (IOException)
+                {
+                }
+
+                spare.Dispose();
+            }
+        }
     }
 
     /// <summary>One host process: its PID, and the process itself when this server started it.</summary>
@@ -153,6 +257,9 @@ public sealed partial class LocalProcessExecutor(string trainyard, ILoggerFactor
 
     [LoggerMessage(EventId = 720, Level = LogLevel.Information, Message = "Job {Job}: {Hosts} host processes started ({Trainyard} host)")]
     internal static partial void LogStarted(ILogger logger, string job, int hosts, string trainyard);
+
+    [LoggerMessage(EventId = 723, Level = LogLevel.Warning, Message = "Starting a spare host process ({Trainyard} host --standby) failed; hosts start cold")]
+    internal static partial void LogStandbyFailed(ILogger logger, Exception exception, string trainyard);
 
     [LoggerMessage(EventId = 722, Level = LogLevel.Information, Message = "Job {Job}: host {Host} had not been started when the server stopped; starting it now")]
     internal static partial void LogStartedLate(ILogger logger, string job, string host);
@@ -272,7 +379,7 @@ internal sealed class LocalJobMonitor
                 await File.WriteAllTextAsync(_hosts[0].StopPath, "stop\n", CancellationToken.None).ConfigureAwait(false);
                 foreach (var (host, handle) in handles)
                 {
-                    if (!_results[host].Task.IsCompleted && HostLock.IsHostProcess(handle.Pid, planFile, host))
+                    if (!_results[host].Task.IsCompleted && IsHost(handle, planFile, host))
                     {
                         handle.Signal(Libc.SIGTERM);
                     }
@@ -286,7 +393,7 @@ internal sealed class LocalJobMonitor
                 stopState.KillAt = null;
                 foreach (var (host, handle) in handles)
                 {
-                    if (!_results[host].Task.IsCompleted && HostLock.IsHostProcess(handle.Pid, planFile, host))
+                    if (!_results[host].Task.IsCompleted && IsHost(handle, planFile, host))
                     {
                         handle.Signal(Libc.SIGKILL);
                     }
@@ -309,6 +416,10 @@ internal sealed class LocalJobMonitor
             await wake.WaitAsync(delay, CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Whether the handle's PID is still its host: a process this server started (not yet reaped), or one that /proc and the lock say is.</summary>
+    private bool IsHost(LocalProcessExecutor.HostHandle handle, string planFile, string host) =>
+        handle.Process is { } process ? !process.HasExited : HostLock.IsHostProcess(handle.Pid, planFile, _hosts.First(h => h.HostName == host));
 
     private static void Release(SemaphoreSlim wake)
     {
@@ -338,7 +449,7 @@ internal sealed class LocalJobMonitor
                 continue;
             }
 
-            var gone = handle.Process is { HasExited: true } || !HostLock.IsAlive(plan, planFile, handle.Pid);
+            var gone = handle.Process is { } process ? process.HasExited : !HostLock.IsAlive(plan, planFile, handle.Pid);
             if (!gone)
             {
                 continue;

@@ -41,13 +41,45 @@ public sealed class HostLock : IDisposable
             return null;
         }
 
+        // The holder's PID, for a server that finds the host without having started it (a standby host).
+        var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+        Libc.Ftruncate(fd, 0);
+        Libc.Pwrite(fd, pid, pid.Length, 0);
         return new HostLock(fd);
     }
 
-    /// <summary>
-    /// Whether the host of <paramref name="plan"/> is alive: its lock is held, or — in the moment between its
-    /// start and taking the lock — process <paramref name="pid"/> is still a <c>trainyard host</c> of this plan.
-    /// </summary>
+    /// <summary>The PID the host wrote into its lock file, if the lock is held now.</summary>
+    public static int? Holder(HostPlan plan) => Holder(PathOf(plan));
+
+    /// <summary>The PID of the process holding the lock file <paramref name="lockPath"/>; null when nobody holds it.</summary>
+    public static unsafe int? Holder(string lockPath)
+    {
+        var fd = Libc.Open(lockPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            if (Libc.Flock(fd, Libc.LOCK_SH | Libc.LOCK_NB) == 0)
+            {
+                Libc.Flock(fd, Libc.LOCK_UN);
+                return null;
+            }
+
+            // Read through this descriptor: .NET's File APIs take a shared flock of their own and fail on a
+            // file whose holder has it exclusively.
+            var buffer = stackalloc byte[32];
+            var n = Libc.PRead(fd, buffer, 32, 0);
+            return n > 0 && int.TryParse(new ReadOnlySpan<byte>(buffer, (int)n).Trim((byte)'\n'), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
     public static bool IsAlive(HostPlan plan, string planFile, int pid)
     {
         var fd = Libc.Open(PathOf(plan), Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
@@ -68,11 +100,11 @@ public sealed class HostLock : IDisposable
             }
         }
 
-        return IsHostProcess(pid, planFile, plan.HostName);
+        return IsHostProcess(pid, planFile, plan);
     }
 
-    /// <summary>Whether <paramref name="pid"/> runs <c>trainyard host --plan <paramref name="planFile"/> --host <paramref name="host"/></c> (not a reused PID).</summary>
-    public static bool IsHostProcess(int pid, string planFile, string host)
+    /// <summary>Whether <paramref name="pid"/> runs <paramref name="plan"/>'s host: <c>trainyard host --plan <paramref name="planFile"/> --host algo-N</c>, or a standby host whose lock file names it (not a reused PID).</summary>
+    public static bool IsHostProcess(int pid, string planFile, HostPlan plan)
     {
         string cmdline;
         try
@@ -85,7 +117,14 @@ public sealed class HostLock : IDisposable
         }
 
         var args = cmdline.Split('\0');
-        return args.Contains("host") && args.Contains(planFile) && args.Contains(host);
+        if (!args.Contains("host"))
+        {
+            return false;
+        }
+
+        // A standby host was started before its plan existed: its lock file names it.
+        return (args.Contains(planFile) && args.Contains(plan.HostName))
+            || (args.Contains("--standby") && Holder(plan) == pid);
     }
 
     public void Dispose()

@@ -17,9 +17,10 @@ internal static class HostCommand
 {
     public static Command Create()
     {
-        var planFile = new Option<string>("--plan") { Description = "The job's host plans (written by the server)", Required = true };
+        var planFile = new Option<string?>("--plan") { Description = "The job's host plans (written by the server)" };
         var host = new Option<string?>("--host") { Description = "Which host to run (default: algo-<SLURM_PROCID + 1>)" };
-        var command = new Command("host", "Run one host of a job (used by cluster executors; not for people)") { planFile, host };
+        var standby = new Option<bool>("--standby") { Description = "Start now, warm, and wait on standard input for PLAN<TAB>HOST<TAB>OUTPUT (the local executor's spare hosts)" };
+        var command = new Command("host", "Run one host of a job (used by executors; not for people)") { planFile, host, standby };
         command.Hidden = true;
         command.SetAction(async (result, _) =>
         {
@@ -29,18 +30,38 @@ internal static class HostCommand
             var niceSession = CpuPriority.OwnNiceness() is > 0 and var niceness
                 ? CpuPriority.LowerSessionAsync(niceness, TimeSpan.FromSeconds(10), CancellationToken.None)
                 : Task.FromResult(true);
+            var planPath = result.GetValue(planFile);
+            var hostName = result.GetValue(host);
+            if (result.GetValue(standby))
+            {
+                // Warm what every host needs before the wait, then become the host the server names.
+                GC.KeepAlive(JsonSerializer.Deserialize("[]", HostsJsonContext.Default.ListHostPlan));
+                System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(HostRuntime).TypeHandle);
+                if (StandbyHost.WaitForAssignment(Console.In) is not { } assignment)
+                {
+                    return 0;
+                }
+
+                (planPath, hostName) = assignment;
+            }
+
+            if (planPath is null)
+            {
+                throw new CliException("Give --plan FILE (or --standby).");
+            }
+
             List<HostPlan> plans;
             try
             {
-                plans = JsonSerializer.Deserialize(await File.ReadAllTextAsync(result.GetValue(planFile)!, CancellationToken.None).ConfigureAwait(false), HostsJsonContext.Default.ListHostPlan)
-                    ?? throw new CliException($"The plan {result.GetValue(planFile)} is empty.");
+                plans = JsonSerializer.Deserialize(await File.ReadAllTextAsync(planPath, CancellationToken.None).ConfigureAwait(false), HostsJsonContext.Default.ListHostPlan)
+                    ?? throw new CliException($"The plan {planPath} is empty.");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
             {
-                throw new CliException($"Cannot read the plan {result.GetValue(planFile)}: {e.Message}");
+                throw new CliException($"Cannot read the plan {planPath}: {e.Message}");
             }
 
-            var name = result.GetValue(host)
+            var name = hostName
                 ?? (int.TryParse(Environment.GetEnvironmentVariable("SLURM_PROCID"), out var procId) ? $"algo-{procId + 1}" : throw new CliException("Give --host, or run under srun (SLURM_PROCID)."));
             var plan = plans.SingleOrDefault(p => p.HostName == name) ?? throw new CliException($"The plan has no host {name}.");
             if (plan.FormatVersion > HostPlan.CurrentFormatVersion)
@@ -78,7 +99,8 @@ internal static class HostCommand
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    if (File.Exists(plan.StopPath))
+                    // A job directory that was deleted (the home removed under a running host) stops it too.
+                    if (File.Exists(plan.StopPath) || !Directory.Exists(Path.GetDirectoryName(plan.StopPath)))
                     {
                         await stop.CancelAsync().ConfigureAwait(false);
                         break;

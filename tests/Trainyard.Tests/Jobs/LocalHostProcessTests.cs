@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Trainyard.Hosts;
 using Trainyard.Jobs;
 using Trainyard.Tests.Support;
 using Xunit.Abstractions;
@@ -187,23 +188,31 @@ public sealed class LocalHostProcessTests(ITestOutputHelper output)
     }
 
     /// <summary>The running <c>trainyard host</c> processes of a plan.</summary>
+    /// <summary>The live host processes of a job: each holds <c>hosts/algo-N.lock</c>, which names its PID
+    /// (a spare <c>trainyard host --standby</c> that became the host has the plan only in its lock).</summary>
     private static List<(string Host, int Pid)> HostPids(string plan)
     {
         var found = new List<(string, int)>();
-        foreach (var d in Directory.EnumerateDirectories("/proc"))
+        var hosts = Path.Combine(Path.GetDirectoryName(plan)!, "hosts");
+        if (!Directory.Exists(hosts))
         {
-            if (!int.TryParse(Path.GetFileName(d), out var pid))
-            {
-                continue;
-            }
+            return found;
+        }
 
+        foreach (var lockFile in Directory.EnumerateFiles(hosts, "*.lock"))
+        {
             try
             {
-                var args = File.ReadAllText(Path.Combine(d, "cmdline")).Split('\0');
-                var i = Array.IndexOf(args, "--host");
-                if (args.Contains("host") && args.Contains(plan) && i > 0 && i + 1 < args.Length && !args[0].EndsWith("sh", StringComparison.Ordinal))
+                if (HostLock.Holder(lockFile) is not { } pid)
                 {
-                    found.Add((args[i + 1], pid));
+                    continue;
+                }
+
+                var args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+                var state = File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2];
+                if (args.Contains("host") && state != "Z")
+                {
+                    found.Add((Path.GetFileNameWithoutExtension(lockFile), pid));
                 }
             }
             catch (IOException)
