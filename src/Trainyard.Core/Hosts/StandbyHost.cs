@@ -1,5 +1,7 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging.Abstractions;
 using Trainyard.Interop;
+using Trainyard.Storage;
 
 namespace Trainyard.Hosts;
 
@@ -42,5 +44,69 @@ public static class StandbyHost
         }
 
         return (plan, host);
+    }
+
+    /// <summary>
+    /// Runs one throwaway host to its end — a File channel of one object, a sandboxed <c>/bin/sh</c> algorithm
+    /// that writes a model file — in a temporary directory, so that the code a real host runs first (plan,
+    /// container contract, channel copy, sandbox, log capture, model collection) is loaded and compiled before
+    /// the server assigns one. Anything that fails here only leaves the host less warm.
+    /// </summary>
+    public static async Task WarmUpAsync(bool sandbox)
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"trainyard-standby-{Environment.ProcessId}");
+        try
+        {
+            var objects = Path.Combine(root, "objects");
+            Directory.CreateDirectory(Path.Combine(objects, "warm", "data"));
+            await File.WriteAllTextAsync(Path.Combine(objects, "warm", "data", "a.csv"), "1,2\n").ConfigureAwait(false);
+            var algorithm = Path.Combine(root, "algorithm");
+            Directory.CreateDirectory(algorithm);
+            var train = Path.Combine(algorithm, "train");
+            await File.WriteAllTextAsync(train, "#!/bin/sh\necho warm\n: > /opt/ml/model/m\n").ConfigureAwait(false);
+            File.SetUnixFileMode(train, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            var store = new LocalObjectStore(objects);
+            var data = new S3Location("warm", "data/a.csv");
+            var info = new ObjectInfo(data, 4, DateTimeOffset.UtcNow);
+            var plan = new HostPlan
+            {
+                JobName = "standby-warm-up",
+                JobArn = "arn:aws:sagemaker:us-east-1:000000000000:training-job/standby-warm-up",
+                Region = "us-east-1",
+                HostName = "algo-1",
+                Hosts = ["algo-1"],
+                HostAddresses = new Dictionary<string, string> { ["algo-1"] = "127.0.0.1" },
+                HostDirectory = Path.Combine(root, "job", "hosts", "algo-1"),
+                ImagePath = algorithm,
+                HyperParameters = new Dictionary<string, string>(),
+                Environment = new Dictionary<string, string>(),
+                InstanceTypeName = "ml.m5.large",
+                Channels = [new ChannelPlan { Name = "train", InputMode = "File", S3DataType = "S3Prefix", S3DistributionType = "FullyReplicated", Objects = [new ChannelObject(info, "a.csv")] }],
+                VolumeSizeBytes = 1L << 30,
+                TrainingJobConfigJson = "{}",
+                LogPath = Path.Combine(root, "job", "logs", "algo-1.log"),
+                UseSandbox = sandbox,
+                StopGracePeriod = TimeSpan.FromSeconds(1),
+                ObjectStoreRoot = objects,
+            };
+            Directory.CreateDirectory(Path.GetDirectoryName(plan.LogPath)!);
+            Directory.CreateDirectory(plan.HostDirectory);
+            using var events = new HostEventWriter(plan.EventsPath);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await new HostRuntime(plan, store, events, NullLogger.Instance).RunAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectStoreException)
+        {
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
     }
 }

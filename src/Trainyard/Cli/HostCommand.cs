@@ -36,7 +36,7 @@ internal static class HostCommand
             {
                 // Warm what every host needs before the wait, then become the host the server names.
                 GC.KeepAlive(JsonSerializer.Deserialize("[]", HostsJsonContext.Default.ListHostPlan));
-                System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(HostRuntime).TypeHandle);
+                await StandbyHost.WarmUpAsync(sandbox: true).ConfigureAwait(false);
                 if (StandbyHost.WaitForAssignment(Console.In) is not { } assignment)
                 {
                     return 0;
